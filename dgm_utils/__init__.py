@@ -1,0 +1,14 @@
+"""dgm_utils: shared helpers for the dgm-course notebooks.
+
+Modules (import what you need; torch is only imported by the modules that use it):
+
+- ``dgm_utils.data``: offline data sets (bundled with scikit-learn or generated).
+- ``dgm_utils.plotting``: decision boundaries, loss curves.
+- ``dgm_utils.checks``: assertions for test cells whose messages say what differs.
+- ``dgm_utils.seeding``: explicit random generators and notebook-level seeding.
+
+Nothing here solves an exercise: a helper is the shared version of what two notebooks
+(or a notebook and the grader) need.
+"""
+
+__version__ = "0.1.0"

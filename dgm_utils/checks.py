@@ -1,0 +1,247 @@
+"""Assertions for test cells: every failure says what differs, where, by how much, and
+(when the caller gives a ``hint``) the likely mistake.
+
+All functions accept numpy arrays, Python scalars and torch tensors (detached and copied
+to numpy first). They raise ``AssertionError`` with a readable message and return None.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "to_numpy",
+    "assert_shape",
+    "assert_finite",
+    "assert_close",
+    "assert_probabilities",
+    "numerical_gradient",
+    "check_gradient",
+    "assert_frequencies",
+    "assert_mean",
+]
+
+
+def to_numpy(x) -> np.ndarray:
+    """Return ``x`` as a float64 numpy array (torch tensors are detached first)."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _fail(message: str, hint: str | None) -> None:
+    if hint:
+        message = f"{message}\nHint: {hint}"
+    raise AssertionError(message)
+
+
+def _fmt_index(idx: tuple) -> str:
+    return "" if len(idx) == 0 else "[" + ", ".join(str(int(i)) for i in idx) + "]"
+
+
+def assert_shape(x, shape: tuple, name: str = "result", hint: str | None = None) -> None:
+    """Check that ``x`` has exactly ``shape``.
+
+    x: array-like or tensor; shape: tuple of int; name: what ``x`` is, for the message.
+    """
+    actual = tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
+    if actual != tuple(shape):
+        _fail(f"{name} has shape {actual}, expected {tuple(shape)}.", hint)
+
+
+def assert_finite(x, name: str = "result", hint: str | None = None) -> None:
+    """Check that every entry of ``x`` is finite (no nan, no +-inf)."""
+    a = to_numpy(x)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        idx = np.unravel_index(np.argmax(bad), a.shape) if a.ndim else ()
+        _fail(
+            f"{name} has {int(bad.sum())} non-finite value(s) out of {a.size}; "
+            f"first: {a[idx]} at {name}{_fmt_index(idx)}.",
+            hint,
+        )
+
+
+def assert_close(
+    actual,
+    expected,
+    *,
+    atol: float = 1e-8,
+    rtol: float = 1e-6,
+    name: str = "result",
+    hint: str | None = None,
+) -> None:
+    """Check |actual - expected| <= atol + rtol * |expected| entry-wise, and equal shapes.
+
+    actual: array-like or tensor: what the student's code returned.
+    expected: array-like or tensor: the independent reference, same shape.
+    atol, rtol: absolute and relative tolerances.
+    name: what is compared, e.g. "sigmoid(z)"; hint: the likely mistake if it differs.
+
+    Non-finite values must match exactly (inf == inf, nan == nan); a nan or inf where the
+    reference is finite is reported as such (usually an overflow).
+    """
+    a, e = to_numpy(actual), to_numpy(expected)
+    if a.shape != e.shape:
+        _fail(f"{name} has shape {a.shape}, expected {e.shape}.", hint)
+    a_fin, e_fin = np.isfinite(a), np.isfinite(e)
+    overflow = ~a_fin & e_fin
+    if overflow.any():
+        idx = np.unravel_index(np.argmax(overflow), a.shape) if a.ndim else ()
+        _fail(
+            f"{name}{_fmt_index(idx)} is {a[idx]} but should be {e[idx]:.6g} "
+            f"({int(overflow.sum())} non-finite value(s) where the true value is finite: "
+            "an overflow or a log of 0?).",
+            hint,
+        )
+    nonfinite_mismatch = ~e_fin & ~((a == e) | (np.isnan(a) & np.isnan(e)))
+    if nonfinite_mismatch.any():
+        idx = np.unravel_index(np.argmax(nonfinite_mismatch), a.shape) if a.ndim else ()
+        _fail(f"{name}{_fmt_index(idx)} is {a[idx]} but should be {e[idx]}.", hint)
+    both = a_fin & e_fin
+    a0, e0 = np.where(both, a, 0.0), np.where(both, e, 0.0)
+    err = np.abs(a0 - e0)
+    tol = atol + rtol * np.abs(e0)
+    bad = err > tol
+    if bad.any():
+        idx = np.unravel_index(np.argmax(np.where(bad, err - tol, -np.inf)), a.shape) if a.ndim else ()
+        _fail(
+            f"{name}: {int(bad.sum())} of {a.size} value(s) differ; worst at "
+            f"{name}{_fmt_index(idx)}: got {a[idx]:.10g}, expected {e[idx]:.10g} "
+            f"(difference {err[idx]:.3g}, tolerance {tol[idx]:.3g}).",
+            hint,
+        )
+
+
+def assert_probabilities(p, name: str = "probabilities", hint: str | None = None) -> None:
+    """Check that every entry of ``p`` is a probability: finite and in [0, 1]."""
+    a = to_numpy(p)
+    assert_finite(a, name, hint)
+    bad = (a < 0) | (a > 1)
+    if bad.any():
+        idx = np.unravel_index(np.argmax(bad), a.shape) if a.ndim else ()
+        _fail(f"{name}{_fmt_index(idx)} = {a[idx]:.6g} is not in [0, 1].", hint)
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x, eps: float = 1e-6) -> np.ndarray:
+    """Central finite-difference gradient of a scalar function.
+
+    f: callable taking a float64 array shaped like ``x`` and returning a float.
+    x: array (any shape): where to differentiate.
+    eps: step size.
+
+    Returns an array shaped like ``x``: (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
+    """
+    x = np.array(to_numpy(x), dtype=np.float64)
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):  # one coordinate at a time: this loops over parameters
+        old = flat[i]
+        flat[i] = old + eps
+        up = float(f(x))
+        flat[i] = old - eps
+        down = float(f(x))
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def check_gradient(
+    f: Callable[[np.ndarray], float],
+    grad,
+    x,
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-4,
+    name: str = "gradient",
+    hint: str | None = None,
+) -> None:
+    """Compare an analytic gradient with central finite differences of ``f`` at ``x``.
+
+    f: callable (array shaped like x) -> float.
+    grad: array shaped like x: the analytic gradient at x.
+    x: array: the point.
+    The message names the worst coordinate and says when the sign is flipped or the
+    gradient is off by a constant factor (e.g. sum instead of mean).
+    """
+    g = to_numpy(grad)
+    fd = numerical_gradient(f, x, eps)
+    if g.shape != fd.shape:
+        _fail(f"{name} has shape {g.shape}, expected {fd.shape} (the shape of x).", hint)
+    err = np.abs(g - fd)
+    tol = atol + rtol * np.abs(fd)
+    if (err > tol).any():
+        idx = np.unravel_index(np.argmax(err - tol), g.shape) if g.ndim else ()
+        extra = ""
+        norm = float(np.dot(fd.ravel(), fd.ravel()))
+        if norm > 0:
+            ratio = float(np.dot(g.ravel(), fd.ravel())) / norm
+            resid = np.linalg.norm(g.ravel() - ratio * fd.ravel()) / math.sqrt(norm)
+            if resid < 1e-3 and abs(ratio - 1) > 1e-3:
+                extra = (
+                    f" Your gradient is {ratio:.4g} times the true one"
+                    + (" (a sign error?)" if ratio < 0 else " (sum instead of mean, or a missing factor?)")
+                    + "."
+                )
+        _fail(
+            f"{name} disagrees with finite differences in {int((err > tol).sum())} of {g.size} "
+            f"coordinate(s); worst at {name}{_fmt_index(idx)}: analytic {g[idx]:.8g}, "
+            f"finite difference {fd[idx]:.8g}.{extra}",
+            hint,
+        )
+
+
+def assert_frequencies(
+    counts, probs, *, z: float = 5.0, name: str = "sample frequencies", hint: str | None = None
+) -> None:
+    """Check observed category counts against probabilities, with a tolerance from the
+    sample size: |count_k - n p_k| <= z * sqrt(n p_k (1 - p_k)) + 1 for every k.
+
+    counts: array (K,) of non-negative counts, n = counts.sum().
+    probs: array (K,) of probabilities summing to 1.
+    z: how many binomial standard deviations are tolerated (5: a false alarm about once
+       in 1.7 million per category, so a correct sampler passes for any seed).
+    """
+    c, p = to_numpy(counts), to_numpy(probs)
+    if c.shape != p.shape:
+        _fail(f"{name}: counts have shape {c.shape} but probabilities {p.shape}.", hint)
+    n = c.sum()
+    expected = n * p
+    tol = z * np.sqrt(n * p * (1 - p)) + 1.0
+    bad = np.abs(c - expected) > tol
+    if bad.any():
+        k = int(np.argmax(np.abs(c - expected) - tol))
+        _fail(
+            f"{name}: category {k} was drawn {int(c[k])} times in {int(n)} draws, but its "
+            f"probability {p[k]:.4g} predicts {expected[k]:.1f} +- {tol[k]:.1f} "
+            f"({int(bad.sum())} of {c.size} categories off).",
+            hint,
+        )
+
+
+def assert_mean(
+    samples, mean, std, *, z: float = 5.0, name: str = "sample mean", hint: str | None = None
+) -> None:
+    """Check the mean of i.i.d. samples against the true mean, with a tolerance from the
+    sample size: |mean(samples) - mean| <= z * std / sqrt(n), entry-wise over trailing dims.
+
+    samples: array (n, ...); mean, std: arrays broadcastable to samples.shape[1:]: true
+    mean and true standard deviation of one sample.
+    """
+    s = to_numpy(samples)
+    n = s.shape[0]
+    m = s.mean(axis=0)
+    mu = np.broadcast_to(to_numpy(mean), m.shape)
+    tol = z * np.broadcast_to(to_numpy(std), m.shape) / math.sqrt(n) + 1e-12
+    err = np.abs(m - mu)
+    bad = err > tol
+    if bad.any():
+        idx = np.unravel_index(np.argmax(err - tol), m.shape) if m.ndim else ()
+        _fail(
+            f"{name}{_fmt_index(idx)} = {m[idx]:.5g} over {n} samples, but the true mean is "
+            f"{mu[idx]:.5g} (allowed deviation {tol[idx]:.3g} = {z} standard errors).",
+            hint,
+        )

@@ -1,0 +1,217 @@
+"""Instructor tooling shared by the tests and the command line: reading nbgrader notebooks,
+executing them cell by cell, and checking that a student release leaks nothing.
+
+Vocabulary (nbgrader's): a *solution cell* holds an answer between ``### BEGIN SOLUTION`` and
+``### END SOLUTION``; a *test cell* (``grade: true`` on a code cell) earns points when it
+runs without error; *hidden tests* sit between ``### BEGIN HIDDEN TESTS`` and
+``### END HIDDEN TESTS`` and are removed from the release.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Iterable
+
+import nbformat
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN)
+
+
+def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
+    """Read a notebook (nbformat 4)."""
+    return nbformat.read(str(path), as_version=4)
+
+
+def nbgrader_meta(cell) -> dict:
+    """The cell's nbgrader metadata ({} for an ordinary cell)."""
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_test_cell(cell) -> bool:
+    """An autograded test cell: a code cell with ``grade: true`` and ``solution: false``."""
+    m = nbgrader_meta(cell)
+    return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
+
+
+def is_solution_cell(cell) -> bool:
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def cell_by_id(nb, grade_id: str):
+    """The cell whose nbgrader ``grade_id`` is ``grade_id`` (KeyError if none)."""
+    for cell in nb.cells:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            return cell
+    raise KeyError(f"no cell with grade_id {grade_id!r}")
+
+
+def region_lines(source: str, begin: str, end: str) -> list[str]:
+    """Lines strictly between ``begin`` and ``end`` marker lines (all regions of a cell)."""
+    out, inside = [], False
+    for line in source.splitlines():
+        s = line.strip()
+        if s.startswith(begin):
+            inside = True
+        elif s.startswith(end):
+            inside = False
+        elif inside:
+            out.append(line)
+    return out
+
+
+def outside_lines(source: str, begin: str, end: str) -> list[str]:
+    """Lines outside every ``begin``/``end`` region (markers excluded)."""
+    out, inside = [], False
+    for line in source.splitlines():
+        s = line.strip()
+        if s.startswith(begin):
+            inside = True
+        elif s.startswith(end):
+            inside = False
+        elif not inside:
+            out.append(line)
+    return out
+
+
+def _significant(line: str) -> bool:
+    s = line.strip()
+    return len(s) > 3 and not s.startswith("#")
+
+
+def secret_lines(source_nb) -> dict[str, set[str]]:
+    """Lines of a source notebook that exist only inside solution or hidden-test regions.
+
+    Returns {"solution": set of stripped lines, "hidden": set of stripped lines}: lines that
+    must not appear anywhere in the release (a line that also appears outside those regions,
+    such as ``import numpy as np``, is public and not listed).
+    """
+    public: set[str] = set()
+    sol: set[str] = set()
+    hid: set[str] = set()
+    for cell in source_nb.cells:
+        src = cell.source
+        sol.update(x.strip() for x in region_lines(src, BEGIN_SOLUTION, END_SOLUTION) if _significant(x))
+        hid.update(x.strip() for x in region_lines(src, BEGIN_HIDDEN, END_HIDDEN) if _significant(x))
+        pub = outside_lines(src, BEGIN_SOLUTION, END_SOLUTION)
+        pub = outside_lines("\n".join(pub), BEGIN_HIDDEN, END_HIDDEN)
+        public.update(x.strip() for x in pub)
+    return {"solution": sol - public, "hidden": hid - public}
+
+
+def find_leaks(source_nb, release_nb) -> list[str]:
+    """Every way ``release_nb`` leaks ``source_nb``'s answers or hidden tests.
+
+    Returns a list of human-readable problems (empty when the release is clean): markers
+    left in the release, secret lines found in it, outputs stored in it, and solution
+    cells that are not stubs.
+    """
+    problems = []
+    secrets = secret_lines(source_nb)
+    for i, cell in enumerate(release_nb.cells):
+        where = f"cell {i} ({nbgrader_meta(cell).get('grade_id', cell.cell_type)})"
+        for marker in MARKERS:
+            if marker in cell.source:
+                problems.append(f"{where}: contains the marker {marker!r}")
+        for line in cell.source.splitlines():
+            s = line.strip()
+            if s in secrets["solution"]:
+                problems.append(f"{where}: solution line {s!r}")
+            if s in secrets["hidden"]:
+                problems.append(f"{where}: hidden-test line {s!r}")
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
+            problems.append(f"{where}: has stored outputs")
+        if is_solution_cell(cell):
+            stub = "NotImplementedError" if cell.cell_type == "code" else "YOUR ANSWER HERE"
+            if stub not in cell.source:
+                problems.append(f"{where}: answer cell without the stub {stub!r}")
+    return problems
+
+
+@dataclasses.dataclass
+class CellResult:
+    """What happened when one cell ran."""
+
+    index: int
+    grade_id: str | None
+    is_test: bool
+    error: str | None  # "ExceptionName: first line of message", or None
+    message: str = ""  # the full error value (for hints)
+
+
+def execute_cells(
+    nb,
+    cwd: str | os.PathLike,
+    *,
+    timeout: int = 120,
+    stop_at_first_test_failure: bool = False,
+    kernel_name: str = "python3",
+    env: dict | None = None,
+) -> list[CellResult]:
+    """Run ``nb`` (modified in place: outputs stored) cell by cell in a fresh kernel.
+
+    Errors do not stop execution (as in nbgrader's autograder) unless
+    ``stop_at_first_test_failure`` and the failing cell is a test cell.
+
+    nb: notebook node; cwd: working directory of the kernel; timeout: seconds per cell.
+    Returns one CellResult per executed code cell, in order.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=True,
+                            resources={"metadata": {"path": str(cwd)}})
+    results: list[CellResult] = []
+    kw = {"env": env} if env is not None else {}
+    with client.setup_kernel(**kw):
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            try:
+                client.execute_cell(cell, index)
+                err = next((o for o in cell.outputs if o.output_type == "error"), None)
+                error = f"{err.ename}: {str(err.evalue).splitlines()[0] if err.evalue else ''}" if err else None
+                message = str(err.evalue) if err else ""
+            except CellTimeoutError as exc:
+                error, message = f"Timeout: {exc}", str(exc)
+            except CellExecutionError as exc:  # pragma: no cover - allow_errors=True
+                error, message = f"{exc.ename}: {exc.evalue}", str(exc.evalue)
+            res = CellResult(index, nbgrader_meta(cell).get("grade_id"), is_test_cell(cell), error, message)
+            results.append(res)
+            if stop_at_first_test_failure and res.is_test and res.error:
+                break
+    return results
+
+
+def assignments(source_dir: str | os.PathLike) -> list[str]:
+    """Assignment names under an nbgrader source (or release) folder, sorted.
+
+    An assignment is a folder ``NN_name`` holding ``NN_name.ipynb``.
+    """
+    root = Path(source_dir)
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and re.match(r"^\d\d_\w+$", p.name) and (p / f"{p.name}.ipynb").exists())
+
+
+def fill_answers(release_nb, source_nb):
+    """A copy of the release notebook with every answer cell replaced by the source's
+    (what a perfect student submits: solutions filled in, hidden tests absent)."""
+    import copy
+
+    nb = copy.deepcopy(release_nb)
+    src = {nbgrader_meta(c).get("grade_id"): c for c in source_nb.cells if is_solution_cell(c)}
+    for cell in nb.cells:
+        if is_solution_cell(cell):
+            gid = nbgrader_meta(cell)["grade_id"]
+            cell.source = "\n".join(
+                line for line in src[gid].source.splitlines()
+                if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
+    return nb
+
+
+def iter_code(nb) -> Iterable[str]:
+    """Sources of the code cells, in order."""
+    return (c.source for c in nb.cells if c.cell_type == "code")

@@ -1,0 +1,36 @@
+"""Shared fixtures. Every test runs hermetically: Jupyter, IPython and matplotlib state go to a
+temporary folder, never to $HOME."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+COURSE = ROOT / "course"
+
+_STATE = Path(tempfile.mkdtemp(prefix="dgm-test-state-"))
+for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+                 ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib")]:
+    os.environ[var] = str(_STATE / sub)
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["PYTHONWARNINGS"] = os.environ.get("PYTHONWARNINGS", "")
+# nbgrader shells out to alembic: this interpreter's bin folder first on PATH.
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+
+sys.path.insert(0, str(ROOT))
+
+
+def assignment_names() -> list[str]:
+    from dgm_utils.notebooks import assignments
+
+    return assignments(SOLUTIONS)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT

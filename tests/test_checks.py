@@ -1,0 +1,74 @@
+"""dgm_utils.checks: each check passes on correct input and fails with a message that says what differs."""
+import numpy as np
+import pytest
+import torch
+
+from dgm_utils import checks
+
+
+def fails_with(fn, *words):
+    with pytest.raises(AssertionError) as info:
+        fn()
+    msg = str(info.value)
+    for w in words:
+        assert w in msg, f"{w!r} not in message: {msg}"
+    return msg
+
+
+def test_assert_close_passes_and_accepts_tensors():
+    checks.assert_close(torch.tensor([1.0, 2.0]), np.array([1.0, 2.0]), rtol=1e-6)
+    checks.assert_close(np.inf, np.inf)
+    checks.assert_close(0.1 + 0.2, 0.3)
+
+
+def test_assert_close_reports_worst_entry_and_hint():
+    msg = fails_with(lambda: checks.assert_close(np.array([1.0, 2.5, 3.0]), np.array([1.0, 2.0, 3.0]),
+                                                 name="f(x)", hint="check the mean"),
+                     "f(x)[1]", "got 2.5", "expected 2", "1 of 3", "Hint: check the mean")
+    assert "difference 0.5" in msg
+
+
+def test_assert_close_reports_shape_and_overflow():
+    fails_with(lambda: checks.assert_close(np.zeros((3, 1)), np.zeros(3)), "shape (3, 1)", "expected (3,)")
+    fails_with(lambda: checks.assert_close(np.array([np.nan]), np.array([1.0])), "nan", "overflow")
+    fails_with(lambda: checks.assert_close(np.array([1.0]), np.array([-np.inf])), "-inf")
+
+
+def test_assert_shape_finite_probabilities():
+    checks.assert_shape(torch.zeros(2, 3), (2, 3))
+    fails_with(lambda: checks.assert_shape(np.zeros(4), (4, 1), "p"), "p has shape (4,)")
+    fails_with(lambda: checks.assert_finite(np.array([0.0, np.inf]), "logp"), "logp[1]", "inf")
+    fails_with(lambda: checks.assert_probabilities(np.array([0.2, 1.2])), "1.2", "[0, 1]")
+    checks.assert_probabilities(np.array([0.0, 1.0]))
+
+
+def test_numerical_gradient_matches_closed_form():
+    x = np.array([0.3, -1.2, 2.0])
+    np.testing.assert_allclose(checks.numerical_gradient(lambda v: np.sum(np.sin(v)), x), np.cos(x), rtol=1e-8)
+
+
+def test_check_gradient_names_sign_and_scale_errors():
+    x = np.array([1.0, -2.0, 0.5])
+    f = lambda v: float(np.sum(v ** 2))  # noqa: E731
+    checks.check_gradient(f, 2 * x, x)
+    fails_with(lambda: checks.check_gradient(f, -2 * x, x), "sign error")
+    fails_with(lambda: checks.check_gradient(f, 6 * x, x), "3 times the true one")
+    fails_with(lambda: checks.check_gradient(f, 2 * x + np.array([0, 1.0, 0]), x), "gradient[1]")
+
+
+def test_assert_frequencies_tolerance_from_sample_size():
+    rng = np.random.default_rng(0)
+    p = np.array([0.1, 0.2, 0.7])
+    for seed in range(20):  # a correct sampler passes for every seed
+        counts = np.bincount(np.random.default_rng(seed).choice(3, size=5000, p=p), minlength=3)
+        checks.assert_frequencies(counts, p)
+    wrong = np.bincount(rng.choice(3, size=5000, p=[0.2, 0.2, 0.6]), minlength=3)
+    fails_with(lambda: checks.assert_frequencies(wrong, p), "category", "5000 draws")
+
+
+def test_assert_mean():
+    for seed in range(20):
+        s = np.random.default_rng(seed).normal(2.0, 3.0, size=(4000, 2))
+        checks.assert_mean(s, 2.0, 3.0)
+    s = np.random.default_rng(0).normal(2.3, 3.0, size=(4000, 2))
+    fails_with(lambda: checks.assert_mean(s, 2.0, 3.0, name="x"), "true mean is 2", "standard errors")

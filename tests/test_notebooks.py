@@ -1,0 +1,38 @@
+"""Each solutions notebook runs top to bottom, hidden tests included, with no error in any cell;
+each course notebook fails only where a student has work to do (NotImplementedError)."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import COURSE, SOLUTIONS, assignment_names
+from dgm_utils.notebooks import execute_cells, read_notebook
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", assignment_names())
+def test_solution_notebook_runs_without_error(assignment, tmp_path):
+    nb = read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb")
+    results = execute_cells(nb, tmp_path)
+    errors = [f"cell {r.index} ({r.grade_id or 'plain'}): {r.error}" for r in results if r.error]
+    assert not errors, f"{assignment}: cells failed:\n" + "\n".join(errors)
+    assert sum(r.is_test for r in results) >= 2, f"{assignment}: fewer than 2 test cells ran"
+    figures = sum(
+        1 for cell in nb.cells if cell.cell_type == "code"
+        for out in cell.outputs if "image/png" in out.get("data", {}))
+    assert figures >= 1, f"{assignment}: the notebook shows no figure"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", assignment_names())
+def test_course_notebook_fails_only_with_not_implemented(assignment, tmp_path):
+    nb = read_notebook(COURSE / assignment / f"{assignment}.ipynb")
+    results = execute_cells(nb, tmp_path)
+    others = [f"cell {r.index} ({r.grade_id or 'plain'}): {r.error}" for r in results
+              if r.error and not r.error.startswith("NotImplementedError")]
+    assert not others, f"{assignment}: the untouched release fails for other reasons:\n" + "\n".join(others)
+    tests = [r for r in results if r.is_test]
+    assert tests, f"{assignment}: no test cell in the release"
+    code = {r.index: [ln for ln in nb.cells[r.index].source.splitlines()
+                      if ln.strip() and not ln.strip().startswith("#")] for r in tests}
+    passing = [r.grade_id for r in tests if not r.error and code[r.index]]
+    assert not passing, f"{assignment}: test cells with code pass on the stubs: {passing}"
