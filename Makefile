@@ -7,6 +7,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 LAB_PORT ?= 8888
+LAB_ROOT ?= $(CURDIR)
 
 # Hermetic Jupyter/IPython/matplotlib state: nothing is written to $HOME.
 STATE := $(CURDIR)/$(VENV)/state
@@ -38,7 +39,7 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP)  ## create or update the virtual environment (.venv)
 
 lab: $(STAMP)  ## start JupyterLab on course/ (nbgrader extension enabled)
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/course \
+	cd $(LAB_ROOT) && $(BIN)/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --LabApp.default_url=/lab/tree/course \
 		--ServerApp.port=$(LAB_PORT) $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: $(STAMP)  ## run the whole test suite (notebooks, release, autograde, mutations, helpers)

@@ -46,3 +46,6 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# nbgrader's exchange (assignment list / collect) inside the course, not in /usr/local/share.
+c.Exchange.root = os.path.join(ROOT, "exchange")

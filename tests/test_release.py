@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import shutil
 
 import pytest
@@ -47,9 +48,28 @@ def test_release_leaks_nothing(assignment):
     rel = read_notebook(COURSE / assignment / f"{assignment}.ipynb")
     problems = find_leaks(src, rel)
     assert not problems, f"course/{assignment} leaks:\n" + "\n".join(problems)
-    raw = (COURSE / assignment / f"{assignment}.ipynb").read_text()
-    for line in secret_lines(src)["hidden"]:
-        assert line not in raw, f"hidden test line in the release file: {line!r}"
+    # Anywhere in the file (metadata included), no line of any string is a secret line.
+    raw = json.loads((COURSE / assignment / f"{assignment}.ipynb").read_text())
+    secrets = secret_lines(src)
+    for text in strings(raw):
+        for line in text.splitlines():
+            assert line.strip() not in secrets["hidden"], f"hidden test line in the release file: {line!r}"
+            assert line.strip() not in secrets["solution"], f"solution line in the release file: {line!r}"
+
+
+def strings(obj):
+    """Every string inside a JSON value, with list-of-lines sources joined."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, list):
+        if obj and all(isinstance(x, str) for x in obj):
+            yield "".join(obj)
+        else:
+            for x in obj:
+                yield from strings(x)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            yield from strings(x)
 
 
 @pytest.mark.parametrize("assignment", assignment_names())
