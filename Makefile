@@ -21,7 +21,7 @@ export PATH := $(BIN):$(PATH)
 
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv lab test test-fast release grade feedback export lock clean distclean
+.PHONY: help venv lab test test-fast lint bench release grade feedback export lock clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -43,10 +43,17 @@ lab: $(STAMP)  ## start JupyterLab on course/ (nbgrader extension enabled)
 		--ServerApp.port=$(LAB_PORT) $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: $(STAMP)  ## run the whole test suite (notebooks, release, autograde, mutations, helpers)
-	$(BIN)/python -m pytest -n $(JOBS) --durations=15 tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=20 tests
 
 test-fast: $(STAMP)  ## only the tests that do not execute notebooks
 	$(BIN)/python -m pytest -m "not slow" tests
+
+lint: $(STAMP)  ## ruff on the Python code; notebooks must be stored without outputs
+	$(BIN)/ruff check dgm_utils tests
+	$(BIN)/python -m pytest -q tests/test_release.py -k well_formed
+
+bench: $(STAMP)  ## speed and model quality, side by side: writes bench/results.json
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 release: $(STAMP)  ## regenerate course/ from solutions/ with nbgrader
 	$(BIN)/python -c "from dgm_utils.course import generate_release; print('released:', *generate_release('.'))"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -140,6 +141,7 @@ class CellResult:
     is_test: bool
     error: str | None  # "ExceptionName: first line of message", or None
     message: str = ""  # the full error value (for hints)
+    seconds: float = 0.0  # wall time of the cell
 
 
 def execute_cells(
@@ -170,6 +172,7 @@ def execute_cells(
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
+            start = time.perf_counter()
             try:
                 client.execute_cell(cell, index)
                 err = next((o for o in cell.outputs if o.output_type == "error"), None)
@@ -179,7 +182,8 @@ def execute_cells(
                 error, message = f"Timeout: {exc}", str(exc)
             except CellExecutionError as exc:  # pragma: no cover - allow_errors=True
                 error, message = f"{exc.ename}: {exc.evalue}", str(exc.evalue)
-            res = CellResult(index, nbgrader_meta(cell).get("grade_id"), is_test_cell(cell), error, message)
+            res = CellResult(index, nbgrader_meta(cell).get("grade_id"), is_test_cell(cell), error, message,
+                             time.perf_counter() - start)
             results.append(res)
             if stop_at_first_test_failure and res.is_test and res.error:
                 break

@@ -196,7 +196,9 @@ def test_student_flow(lab, browser):
     with steps.step("figures-render"):
         open_notebook(page, base, token, f"course/{NB01}/perfect_copy.ipynb")
         run_all(page)
-        page.wait_for_function("[...document.querySelectorAll('.jp-RenderedImage img')].filter(e => e.offsetParent !== null).length >= 2", timeout=120_000)
+        page.wait_for_function(
+            "[...document.querySelectorAll('.jp-RenderedImage img')]"
+            ".filter(e => e.offsetParent !== null).length >= 2", timeout=120_000)
     page.close()
 
 

@@ -77,5 +77,13 @@ def test_contract_names(assignment, folder):
         got = signature(defs[name])
         assert got[:len(args)] == args, f"{assignment}: {name}{tuple(got)} must start with arguments {args}"
         for method in METHODS.get(name, []):
-            assert any(isinstance(n, ast.FunctionDef) and n.name == method for n in defs[name].body), (
-                f"{assignment}: {name} has no method {method}")
+            assert method in methods(defs[name], defs), f"{assignment}: {name} has no method {method}"
+
+
+def methods(node, defs) -> set[str]:
+    """Method names of a class, including those inherited from classes defined in answer cells."""
+    names = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
+    for base in node.bases:
+        if isinstance(base, ast.Name) and isinstance(defs.get(base.id), ast.ClassDef):
+            names |= methods(defs[base.id], defs)
+    return names

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import pytest
 
+from campaign import run_campaign
 from conftest import COURSE, SOLUTIONS, assignment_names
 from dgm_utils.notebooks import execute_cells, read_notebook
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", assignment_names())
-def test_solution_notebook_runs_without_error(assignment, tmp_path):
-    nb = read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb")
-    results = execute_cells(nb, tmp_path)
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=pytest.mark.xdist_group(a)) for a in assignment_names()])
+def test_solution_notebook_runs_without_error(assignment):
+    """The main line of the notebook's mutation campaign (tests/campaign.py) is a plain run of
+    the solutions notebook, hidden tests included: every cell must succeed."""
+    campaign = run_campaign(assignment)
+    results = campaign.main
     errors = [f"cell {r.index} ({r.grade_id or 'plain'}): {r.error}" for r in results if r.error]
     assert not errors, f"{assignment}: cells failed:\n" + "\n".join(errors)
+    n_code = sum(c.cell_type == "code" for c in read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb").cells)
+    assert len(results) == n_code, f"{assignment}: only {len(results)} of {n_code} code cells ran"
     assert sum(r.is_test for r in results) >= 2, f"{assignment}: fewer than 2 test cells ran"
-    figures = sum(
-        1 for cell in nb.cells if cell.cell_type == "code"
-        for out in cell.outputs if "image/png" in out.get("data", {}))
-    assert figures >= 1, f"{assignment}: the notebook shows no figure"
+    assert campaign.figures >= 1, f"{assignment}: the notebook shows no figure"
 
 
 @pytest.mark.slow

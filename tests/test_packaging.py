@@ -18,7 +18,8 @@ def pins(lines) -> dict[str, str]:
             continue
         m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", line)
         assert m, f"not an exact pin: {line!r}"
-        out[re.sub(r"[-_.]+", "-", m.group(1).lower())] = m.group(2)
+        name = re.sub(r"\[.*\]", "", m.group(1))  # extras do not change the distribution
+        out[re.sub(r"[-_.]+", "-", name.lower())] = m.group(2)
     return out
 
 

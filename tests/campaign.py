@@ -1,0 +1,155 @@
+"""One kernel per notebook for the solution run and its whole mutation bank.
+
+The solutions notebook runs top to bottom (the *main line*). Just before the main line
+executes a cell that has mutations, each mutation is tried on a branch: the mutated cell runs,
+then the following cells, until the first test cell fails (the mistake is caught) or the
+notebook ends (it escaped). The main line then executes the original cell and every later
+cell again, so whatever the branch defined is redefined from the solution. A kernel that dies
+on a branch counts as caught (the grader would give zero) and is replaced by a fresh kernel
+that replays the main line so far.
+
+This costs one notebook run plus a few cells per mutation, instead of one kernel and one
+partial run per mutation.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import importlib.util
+import tempfile
+import time
+from pathlib import Path
+
+from conftest import SOLUTIONS
+from dgm_utils.notebooks import CellResult, cell_by_id, is_test_cell, nbgrader_meta, read_notebook
+
+BANKS = Path(__file__).parent / "mutations"
+
+
+def load_bank(assignment: str) -> list[dict]:
+    path = BANKS / f"{assignment}.py"
+    if not path.exists():
+        return []
+    spec = importlib.util.spec_from_file_location(f"bank_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.MUTATIONS)
+
+
+@dataclasses.dataclass
+class Outcome:
+    caught_by: str | None  # grade_id of the first failing test cell, or None if it escaped
+    message: str  # that cell's error message
+    problem: str = ""  # a bank error (text to replace not found exactly once)
+
+
+@dataclasses.dataclass
+class Campaign:
+    main: list[CellResult]
+    figures: int
+    seconds: float
+    outcomes: dict[str, Outcome]
+
+
+class _Runner:
+    def __init__(self, nb, cwd: str, timeout: int = 120):
+        from nbclient import NotebookClient
+
+        # nbclient stores every executed cell back into its notebook: give it a copy, so that
+        # a branch's mutated cell never replaces the solution's cell in ours.
+        self.nb = nb
+        self.client = NotebookClient(copy.deepcopy(nb), timeout=timeout, kernel_name="python3", allow_errors=True,
+                                     resources={"metadata": {"path": cwd}})
+        self.client.km = self.client.create_kernel_manager()
+        self.client.start_new_kernel()
+        self.client.start_new_kernel_client()
+
+    def close(self):
+        try:
+            self.client._cleanup_kernel()
+        except Exception:  # noqa: BLE001 - best effort at teardown
+            pass
+
+    def run(self, cell, index) -> CellResult:
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        start = time.perf_counter()
+        error, message = None, ""
+        try:
+            self.client.execute_cell(cell, index)
+            err = next((o for o in cell.outputs if o.output_type == "error"), None)
+            if err is not None:
+                error = f"{err.ename}: {str(err.evalue).splitlines()[0] if err.evalue else ''}"
+                message = str(err.evalue)
+        except CellTimeoutError as exc:
+            error, message = f"Timeout: {exc}", str(exc)
+        except DeadKernelError as exc:
+            error, message = f"DeadKernelError: {exc}", str(exc)
+        return CellResult(index, nbgrader_meta(cell).get("grade_id"), is_test_cell(cell), error, message,
+                          time.perf_counter() - start)
+
+
+def _figures(nb) -> int:
+    return sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if "image/png" in o.get("data", {}))
+
+
+@functools.cache
+def run_campaign(assignment: str) -> Campaign:
+    """The campaign of solutions/<assignment> with its bank (cached per test process)."""
+    return campaign_for(read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb"), load_bank(assignment))
+
+
+def campaign_for(nb, bank: list[dict]) -> Campaign:
+    """Run ``nb`` (modified in place: outputs) and try every mutation of ``bank`` on a branch."""
+    outcomes: dict[str, Outcome] = {}
+    by_cell: dict[int, list[dict]] = {}
+    for m in bank:
+        try:
+            cell = cell_by_id(nb, m["cell"])
+        except KeyError:
+            outcomes[m["name"]] = Outcome(None, "", f"no cell with grade_id {m['cell']!r}")
+            continue
+        count = cell.source.count(m["old"])
+        if count != 1:
+            outcomes[m["name"]] = Outcome(None, "", f"the text to replace occurs {count} times in cell "
+                                                    f"{m['cell']!r} (expected once): update the bank")
+            continue
+        by_cell.setdefault(nb.cells.index(cell), []).append(m)
+
+    start = time.perf_counter()
+    main: list[CellResult] = []
+    with tempfile.TemporaryDirectory() as cwd:
+        runner = _Runner(nb, cwd)
+        try:
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                for m in by_cell.get(index, []):
+                    outcomes[m["name"]] = _branch(runner, nb, index, m)
+                    if outcomes[m["name"]].message.startswith("Kernel died"):
+                        runner.close()
+                        runner = _Runner(nb, cwd)
+                        for j in range(index):  # replay the main line so far
+                            if nb.cells[j].cell_type == "code":
+                                runner.run(copy.deepcopy(nb.cells[j]), j)
+                main.append(runner.run(cell, index))
+        finally:
+            runner.close()
+    return Campaign(main, _figures(nb), time.perf_counter() - start, outcomes)
+
+
+def _branch(runner: _Runner, nb, index: int, mutation: dict) -> Outcome:
+    for j in range(index, len(nb.cells)):
+        cell = copy.deepcopy(nb.cells[j])
+        if cell.cell_type != "code":
+            continue
+        if j == index:
+            cell.source = cell.source.replace(mutation["old"], mutation["new"])
+        res = runner.run(cell, j)
+        if res.error and res.error.startswith("DeadKernelError"):
+            return Outcome(res.grade_id or f"cell {j}", "Kernel died: " + res.message)
+        if res.is_test and res.error:
+            return Outcome(res.grade_id, res.message)
+    return Outcome(None, "")
