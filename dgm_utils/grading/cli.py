@@ -1,0 +1,187 @@
+"""The ``dgm-course`` command: the instructor's side of the course.
+
+    dgm-course release [ASSIGNMENT ...]     regenerate course/ and check it leaks nothing
+    dgm-course autograde ASSIGNMENT         grade submitted/*/ASSIGNMENT in sandboxed workers
+    dgm-course feedback ASSIGNMENT          per-student HTML without hidden tests
+    dgm-course export [--to grades.csv]     the gradebook as CSV (nbgrader's format)
+    dgm-course report ASSIGNMENT            score histogram and per-exercise pass rates
+    dgm-course demo                         the whole flow on a synthetic class
+
+Run it from the course root (the folder of nbgrader_config.py) or pass ``--course DIR``.
+Every subcommand has ``--help``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _course(args) -> Path:
+    """The course root of the command (``--course`` or the folder above the cwd holding
+    nbgrader_config.py)."""
+    from ..course import ensure_venv_on_path, find_root
+
+    ensure_venv_on_path()
+    return find_root(args.course) if args.course else find_root()
+
+
+def cmd_release(args) -> int:
+    """Regenerate the releases and verify that no solution or hidden test reached them."""
+    from ..course import generate_release
+    from ..notebooks import find_leaks, read_notebook
+    from .store import course_dirs
+    from ..course import load_config
+
+    root = _course(args)
+    dirs = course_dirs(load_config(root))
+    names = generate_release(root, args.assignments or None)
+    problems = []
+    for name in names:
+        for src in sorted((root / dirs["source"] / name).glob("*.ipynb")):
+            rel = root / dirs["release"] / name / src.name
+            leaks = find_leaks(read_notebook(src), read_notebook(rel))
+            problems += [f"{name}/{src.name}: {p}" for p in leaks]
+            print(f"released {name}/{src.name}: {'LEAKS' if leaks else 'clean'}")
+    if problems:
+        print(f"{len(problems)} leak(s) found; the release must not be published:", file=sys.stderr)
+        for p in problems:
+            print("  " + p, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_autograde(args) -> int:
+    """Grade every submission of an assignment and print the summary table."""
+    from .runner import NothingToGrade, autograde, format_table
+
+    root = _course(args)
+    limits = {"timeout": args.timeout, "notebook_timeout": args.notebook_timeout,
+              "memory_mb": args.memory, "max_output": args.max_output}
+    try:
+        rows = autograde(root, args.assignment, jobs=args.jobs, executor=args.executor, limits=limits,
+                         db_url=args.db_url, students=args.student or None, progress=not args.quiet,
+                         log=lambda m: print(m, file=sys.stderr))
+    except NothingToGrade as err:
+        print(f"dgm-course autograde: {err}", file=sys.stderr)
+        return 1
+    print(format_table(rows))
+    total = sum(r["score"] for r in rows)
+    print(f"\n{len(rows)} submission(s) graded; mean {total / len(rows):.2f} of {rows[0]['max']:g}; "
+          f"{sum(1 for r in rows if r['flags'])} flagged (details: reports/{args.assignment}/grading/<student>.json)")
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    """Write feedback/<student>/<assignment>/<notebook>.html for every graded student."""
+    from .feedback import generate_feedback
+
+    root = _course(args)
+    paths = generate_feedback(root, args.assignment, db_url=args.db_url, students=args.student or None)
+    if not paths:
+        print(f"dgm-course feedback: nothing autograded for {args.assignment}; run autograde first",
+              file=sys.stderr)
+        return 1
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_export(args) -> int:
+    """Export the gradebook to CSV."""
+    from .report import export_csv
+
+    root = _course(args)
+    path = export_csv(root, args.to, db_url=args.db_url)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    """Print per-exercise pass rates and write the score histogram PNG."""
+    from .report import make_report
+
+    root = _course(args)
+    text, png = make_report(root, args.assignment, db_url=args.db_url, to=args.to)
+    print(text)
+    print(f"\nwrote {png}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Build a synthetic class in a temporary folder and run the whole instructor flow."""
+    from .demo import run_demo
+
+    return run_demo(folder=args.dir, jobs=args.jobs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dgm-course`` (one subparser per subcommand)."""
+    parser = argparse.ArgumentParser(prog="dgm-course", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="Run 'dgm-course SUBCOMMAND --help' for the options of each.")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
+
+    def add(name, func, help_text):
+        p = sub.add_parser(name, help=help_text, description=(func.__doc__ or help_text))
+        p.add_argument("--course", metavar="DIR", help="course root (default: found from the current folder)")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("release", cmd_release, "regenerate course/ from solutions/ and verify nothing secret leaked")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="assignments (default: all)")
+
+    p = add("autograde", cmd_autograde, "grade submitted/*/ASSIGNMENT in parallel sandboxed workers")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help=f"submissions graded at a time (default: the number of cores, {os.cpu_count()})")
+    p.add_argument("--executor", default="local", metavar="local|dask://HOST:PORT",
+                   help="where workers run: this machine (default) or an existing Dask scheduler")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S", help="wall time per cell (default 120)")
+    p.add_argument("--notebook-timeout", type=float, default=900.0, metavar="S",
+                   help="wall time per notebook (default 900)")
+    p.add_argument("--memory", type=int, default=2048, metavar="MB",
+                   help="address-space limit of a worker (default 2048)")
+    p.add_argument("--max-output", type=int, default=1_000_000, metavar="BYTES",
+                   help="output a cell may print before it fails (default 1000000)")
+    p.add_argument("--db-url", default=None, metavar="URL",
+                   help="gradebook URL, e.g. postgresql://user@host/db (default: nbgrader_config.py's)")
+    p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    p = add("feedback", cmd_feedback, "write per-student HTML feedback without hidden tests")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--db-url", default=None, metavar="URL", help="gradebook URL (default: the config's)")
+    p.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+
+    p = add("export", cmd_export, "export every grade to a CSV file")
+    p.add_argument("--to", default="grades.csv", metavar="FILE", help="output file (default grades.csv)")
+    p.add_argument("--db-url", default=None, metavar="URL", help="gradebook URL (default: the config's)")
+
+    p = add("report", cmd_report, "score histogram (PNG) and per-exercise pass rates")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--to", default=None, metavar="FILE", help="PNG path (default reports/ASSIGNMENT.png)")
+    p.add_argument("--db-url", default=None, metavar="URL", help="gradebook URL (default: the config's)")
+
+    p = sub.add_parser("demo", help="run release, autograde, feedback and report on a synthetic class",
+                       description=cmd_demo.__doc__)
+    p.add_argument("--dir", default=None, metavar="DIR",
+                   help="build the demo course here (default: a new folder in the temp folder, kept)")
+    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N", help="submissions at a time")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dgm-course`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FileNotFoundError as err:
+        print(f"dgm-course {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

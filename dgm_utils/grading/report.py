@@ -1,0 +1,107 @@
+"""Grades out of the gradebook: CSV export (nbgrader's format) and the assignment report
+(score histogram PNG and per-exercise pass rates: which exercises students miss)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def export_csv(root, to: str | Path = "grades.csv", db_url: str | None = None) -> Path:
+    """Write every grade of the gradebook to ``to`` (relative to the course root) with
+    nbgrader's CSV exporter; returns the path."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins.export import CsvExportPlugin
+
+    from ..course import load_config
+    from . import store
+
+    root = Path(root).resolve()
+    cfg = load_config(root)
+    dest = Path(to) if Path(to).is_absolute() else root / to
+    plugin = CsvExportPlugin(config=cfg)
+    plugin.to = str(dest)
+    with Gradebook(store.resolve_db_url(root, cfg, db_url), cfg.get("CourseDirectory", {}).get("course_id", "")) as gb:
+        plugin.export(gb)
+    return dest
+
+
+def exercises(source_nb) -> list[tuple[str, list[str]]]:
+    """[(exercise, [test grade_ids])] in notebook order: an exercise is an answer cell's
+    grade_id and owns the test cells that follow it up to the next answer cell."""
+    from ..notebooks import is_solution_cell, is_test_cell, nbgrader_meta
+
+    out: list[tuple[str, list[str]]] = []
+    for cell in source_nb.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if is_solution_cell(cell) and cell.cell_type == "code":
+            out.append((gid, []))
+        elif is_test_cell(cell) and out:
+            out[-1][1].append(gid)
+    return [(name, tests) for name, tests in out if tests]
+
+
+def pass_rates(scores: dict[str, dict[str, tuple]], groups) -> list[dict]:
+    """Per exercise: {exercise, tests, points, passed (students with every test at full
+    points), students, rate, mean}. scores: {student: {grade_id: (score, auto, max)}}."""
+    rows = []
+    students = sorted(scores)
+    for name, tests in groups:
+        points = sum(scores[s][t][2] for s in students[:1] for t in tests if t in scores[s]) if students else 0.0
+        passed = sum(1 for s in students if all(t in scores[s] and (scores[s][t][0] or 0) >= scores[s][t][2]
+                                                   for t in tests))
+        mean = (sum(sum(scores[s][t][0] or 0 for t in tests if t in scores[s]) for s in students) / len(students)
+                if students else 0.0)
+        rows.append({"exercise": name, "tests": tests, "points": points, "passed": passed,
+                     "students": len(students), "rate": passed / len(students) if students else 0.0, "mean": mean})
+    return rows
+
+
+def make_report(root, assignment: str, db_url: str | None = None, to: str | Path | None = None) -> tuple[str, Path]:
+    """Print-ready text (per-exercise pass rates and score summary) and a PNG (histogram of
+    total scores, bar chart of pass rates) for one assignment. Returns (text, png path)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..course import load_config
+    from ..notebooks import read_notebook
+    from . import store
+
+    root = Path(root).resolve()
+    cfg = load_config(root)
+    dirs = store.course_dirs(cfg)
+    scores = store.read_scores(store.resolve_db_url(root, cfg, db_url),
+                               cfg.get("CourseDirectory", {}).get("course_id", ""), assignment)
+    if not scores:
+        raise FileNotFoundError(f"no graded submissions of {assignment} in the gradebook; run autograde first")
+    groups = []
+    for src in sorted((root / dirs["source"] / assignment).glob("*.ipynb")):
+        groups += exercises(read_notebook(src))
+    rates = pass_rates(scores, groups)
+    totals = {s: sum(g[0] or 0 for g in grades.values()) for s, grades in sorted(scores.items())}
+    maximum = max(sum(g[2] or 0 for g in grades.values()) for grades in scores.values())
+    width = max([len("exercise")] + [len(r["exercise"]) for r in rates])
+    lines = [f"{assignment}: {len(totals)} student(s), mean {sum(totals.values()) / len(totals):.2f} / {maximum:g}, "
+             f"median {sorted(totals.values())[len(totals) // 2]:g}", "",
+             f"{'exercise'.ljust(width)}  points  passed  rate   mean"]
+    for r in rates:
+        lines.append(f"{r['exercise'].ljust(width)}  {r['points']:6g}  {r['passed']:3d}/{r['students']:<3d} "
+                     f"{100 * r['rate']:4.0f}%  {r['mean']:5.2f}")
+    text = "\n".join(lines)
+    png = Path(to) if to else root / "reports" / f"{assignment}.png"
+    png = png if png.is_absolute() else root / png
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.hist(list(totals.values()), bins=min(20, max(5, int(maximum) + 1)), range=(0, maximum), color="#4c72b0")
+    from matplotlib.ticker import MaxNLocator
+
+    ax1.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax1.set(title=f"{assignment}: total scores", xlabel=f"score (of {maximum:g}, manual grades included)",
+            ylabel="students")
+    names = [r["exercise"] for r in rates]
+    ax2.barh(names[::-1], [100 * r["rate"] for r in rates][::-1], color="#55a868")
+    ax2.set(title="students passing every test of the exercise", xlabel="%", xlim=(0, 100))
+    fig.tight_layout()
+    fig.savefig(png, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return text, png

@@ -1,0 +1,144 @@
+"""The gradebook side of grading, through nbgrader's own ``Gradebook`` API (SQLite or
+PostgreSQL via SQLAlchemy): only the coordinator calls these functions.
+
+Grades are written the way nbgrader's ``SaveAutoGrades`` writes them (``auto_score`` per
+grade cell, ``needs_manual_grade`` when a manual score exists or the cell is manually
+graded, "No response." comments on untouched answers), so nbgrader's formgrader, export
+and feedback see dgm-course's grades as their own.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def course_dirs(cfg) -> dict[str, str]:
+    """{"source", "release", "submitted", "autograded", "feedback"} folder names of an
+    nbgrader config (nbgrader's defaults where the config is silent)."""
+    cd = cfg.get("CourseDirectory", {})
+    return {"source": cd.get("source_directory", "source"),
+            "release": cd.get("release_directory", "release"),
+            "submitted": cd.get("submitted_directory", "submitted"),
+            "autograded": cd.get("autograded_directory", "autograded"),
+            "feedback": cd.get("feedback_directory", "feedback")}
+
+
+def default_db_url(root: str | os.PathLike, cfg) -> str:
+    """The gradebook URL of the config (nbgrader's default, root/gradebook.db, otherwise)."""
+    url = cfg.get("CourseDirectory", {}).get("db_url")
+    return normalize_db_url(url or "sqlite:///" + str(Path(root) / "gradebook.db"))
+
+
+def resolve_db_url(root: str | os.PathLike, cfg, db_url: str | None) -> str:
+    """``db_url`` (normalized) if given, else the config's gradebook."""
+    return normalize_db_url(db_url) if db_url else default_db_url(root, cfg)
+
+
+def normalize_db_url(url: str) -> str:
+    """``postgresql://...`` with the driver that is installed: SQLAlchemy 2.1 means psycopg 3
+    by a bare ``postgresql://``; with only psycopg2 installed it becomes
+    ``postgresql+psycopg2://``. Other URLs are returned unchanged."""
+    import importlib.util
+
+    if url.startswith(("postgresql://", "postgres://")) and importlib.util.find_spec("psycopg") is None \
+            and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
+def has_assignment(db_url: str, course_id: str, assignment: str, notebooks: list[str]) -> bool:
+    """True when the gradebook knows ``assignment`` and each of its ``notebooks``."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            gb.find_assignment(assignment)
+            for nb in notebooks:
+                gb.find_notebook(nb, assignment)
+        except MissingEntry:
+            return False
+    return True
+
+
+def ensure_assignment(root: str | os.PathLike, assignment: str, db_url: str, notebooks: list[str]) -> bool:
+    """Register ``assignment`` (its cells, hidden tests included) in the gradebook at
+    ``db_url`` if it is not there yet, by running nbgrader's generate_assignment against
+    that database (the release it rewrites is byte-identical). Returns True if it did."""
+    from ..course import api, load_config
+
+    course_id = load_config(root).get("CourseDirectory", {}).get("course_id", "")
+    if has_assignment(db_url, course_id, assignment, notebooks):
+        return False
+    result = api(root, **{"CourseDirectory.db_url": db_url}).generate_assignment(
+        assignment, force=True, create=True)
+    if not result["success"]:
+        raise RuntimeError(f"nbgrader could not register {assignment} in {db_url}:\n{result['log']}")
+    return True
+
+
+def save_grades(db_url: str, course_id: str, assignment: str, student: str, timestamp,
+                notebooks: list[dict]) -> None:
+    """Store one student's autograded scores.
+
+    notebooks: [{"name", "scores": {grade_id: auto_score or None (manual)},
+    "untouched": [grade_id of answer cells left as the stub]}]. Manual scores already in
+    the gradebook are kept (and flagged for review, as nbgrader does).
+    """
+    import warnings
+
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader 0.9.6's own autoflush notices
+        gb.update_or_create_student(student)
+        kw = {"timestamp": timestamp} if timestamp else {}
+        gb.update_or_create_submission(assignment, student, **kw)
+        for nb in notebooks:
+            for grade_id, score in sorted(nb["scores"].items()):
+                grade = gb.find_grade(grade_id, nb["name"], assignment, student)
+                grade.auto_score = score
+                grade.needs_manual_grade = grade.manual_score is not None or score is None
+            sub = gb.find_submission_notebook(nb["name"], assignment, student)
+            for comment in sub.comments:
+                comment.auto_comment = "No response." if comment.name in nb["untouched"] else None
+        gb.db.commit()
+
+
+def read_scores(db_url: str, course_id: str, assignment: str) -> dict[str, dict[str, tuple]]:
+    """{student: {grade_id: (score, auto_score, max_score)}} of every submission of
+    ``assignment`` (score is the manual score when there is one)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out: dict[str, dict[str, tuple]] = {}
+    with Gradebook(db_url, course_id) as gb:
+        try:
+            assignment_row = gb.find_assignment(assignment)
+        except MissingEntry:
+            return {}
+        for sub in assignment_row.submissions:
+            grades = out.setdefault(sub.student.id, {})
+            for nb in sub.notebooks:
+                for g in nb.grades:
+                    grades[g.name] = (g.score, g.auto_score, g.max_score)
+    return out
+
+
+def report_path(root: str | os.PathLike, assignment: str, student: str) -> Path:
+    """Where dgm-course keeps a student's grading report (flags, run status) for the
+    instructor: reports/<assignment>/grading/<student>.json, outside autograded/ (whose
+    files nbgrader copies into the student's feedback)."""
+    return Path(root) / "reports" / assignment / "grading" / f"{student}.json"
+
+
+def read_timestamp(folder: str | os.PathLike):
+    """The submission time in ``folder/timestamp.txt`` as nbgrader parses it, or None."""
+    from nbgrader.utils import parse_utc
+
+    path = Path(folder) / "timestamp.txt"
+    if not path.exists():
+        return None
+    try:
+        return parse_utc(path.read_text().strip())
+    except Exception:  # an unparsable timestamp is ignored, as by nbgrader
+        return None
