@@ -21,7 +21,7 @@ export PATH := $(BIN):$(PATH)
 
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv lab test test-fast lint bench release grade feedback export lock clean distclean
+.PHONY: help venv lab test test-fast lint bench release grade feedback export report demo lock clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -55,19 +55,26 @@ lint: $(STAMP)  ## ruff on the Python code; notebooks must be stored without out
 bench: $(STAMP)  ## speed and model quality, side by side: writes bench/results.json
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-release: $(STAMP)  ## regenerate course/ from solutions/ with nbgrader
-	$(BIN)/python -c "from dgm_utils.course import generate_release; print('released:', *generate_release('.'))"
+release: $(STAMP)  ## regenerate course/ from solutions/ and check that nothing secret leaked
+	$(BIN)/dgm-course release
 
-grade: $(STAMP)  ## autograde every submitted/<student>/$(ASSIGNMENT) with nbgrader
-	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=01_logistic_regression"; exit 2; }
-	$(BIN)/nbgrader autograde $(ASSIGNMENT)
+grade: $(STAMP)  ## autograde submitted/*/$(ASSIGNMENT) in parallel sandboxed workers
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=01_logistic_regression [GRADE_ARGS='--jobs 4']"; exit 2; }
+	$(BIN)/dgm-course autograde $(ASSIGNMENT) $(GRADE_ARGS)
 
-feedback: $(STAMP)  ## write feedback/ HTML (hidden tests removed) for $(ASSIGNMENT)
+feedback: $(STAMP)  ## write feedback/ HTML for $(ASSIGNMENT), hidden tests removed
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make feedback ASSIGNMENT=01_logistic_regression"; exit 2; }
-	$(BIN)/nbgrader generate_feedback $(ASSIGNMENT)
+	$(BIN)/dgm-course feedback $(ASSIGNMENT)
 
 export: $(STAMP)  ## export all grades to grades.csv
-	$(BIN)/nbgrader export --to grades.csv
+	$(BIN)/dgm-course export --to grades.csv
+
+report: $(STAMP)  ## score histogram and per-exercise pass rates for $(ASSIGNMENT)
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make report ASSIGNMENT=01_logistic_regression"; exit 2; }
+	$(BIN)/dgm-course report $(ASSIGNMENT)
+
+demo: $(STAMP)  ## the whole instructor flow on a synthetic class, in a temporary folder
+	$(BIN)/dgm-course demo
 
 lock:  ## rebuild requirements.lock from requirements.txt in a scratch venv
 	rm -rf /tmp/dgm-lock && $(PYTHON) -m venv /tmp/dgm-lock
@@ -76,7 +83,7 @@ lock:  ## rebuild requirements.lock from requirements.txt in a scratch venv
 	  /tmp/dgm-lock/bin/pip freeze --all | grep -v '^pip==' | sed 's/+cpu$$//' ) > requirements.lock
 
 clean:  ## remove grading outputs and caches (keeps .venv)
-	rm -rf gradebook.db submitted autograded feedback solution grades.csv .pytest_cache
+	rm -rf gradebook.db submitted autograded feedback solution reports grades.csv .pytest_cache
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 distclean: clean  ## also remove the virtual environment
