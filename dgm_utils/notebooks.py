@@ -50,32 +50,28 @@ def cell_by_id(nb, grade_id: str):
     raise KeyError(f"no cell with grade_id {grade_id!r}")
 
 
-def region_lines(source: str, begin: str, end: str) -> list[str]:
-    """Lines strictly between ``begin`` and ``end`` marker lines (all regions of a cell)."""
-    out, inside = [], False
+def split_regions(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
+    """Split a cell's lines into (inside, outside) the ``begin``/``end`` regions (markers dropped)."""
+    inside_lines, outside, inside = [], [], False
     for line in source.splitlines():
         s = line.strip()
         if s.startswith(begin):
             inside = True
         elif s.startswith(end):
             inside = False
-        elif inside:
-            out.append(line)
-    return out
+        else:
+            (inside_lines if inside else outside).append(line)
+    return inside_lines, outside
+
+
+def region_lines(source: str, begin: str, end: str) -> list[str]:
+    """Lines strictly between ``begin`` and ``end`` marker lines (all regions of a cell)."""
+    return split_regions(source, begin, end)[0]
 
 
 def outside_lines(source: str, begin: str, end: str) -> list[str]:
     """Lines outside every ``begin``/``end`` region (markers excluded)."""
-    out, inside = [], False
-    for line in source.splitlines():
-        s = line.strip()
-        if s.startswith(begin):
-            inside = True
-        elif s.startswith(end):
-            inside = False
-        elif not inside:
-            out.append(line)
-    return out
+    return split_regions(source, begin, end)[1]
 
 
 def _significant(line: str) -> bool:

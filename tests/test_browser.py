@@ -9,10 +9,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -33,7 +31,7 @@ if not CHROMIUM:
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from test_lab import free_port, get  # noqa: E402
+from test_lab import start_lab  # noqa: E402
 
 SIGMOID = '''def sigmoid(z):
     z = np.asarray(z, dtype=np.float64)
@@ -78,27 +76,10 @@ def user_settings(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def lab(course_copy, tmp_path_factory):
-    port, token = free_port(), "dgm-browser-token"
     settings = user_settings(tmp_path_factory.mktemp("lab-settings"))
-    proc = subprocess.Popen(
-        ["make", "-s", "lab", f"LAB_PORT={port}", f"LAB_ROOT={course_copy}",
-         f"LAB_ARGS=--no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token} "
-         f"--LabApp.expose_app_in_browser=True --LabApp.user_settings_dir={settings}"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        with contextlib.suppress(OSError):
-            if get(f"{base}/api/status?token={token}")[0] == 200:
-                break
-        time.sleep(0.5)
-    else:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("JupyterLab did not start within 90 s")
-    yield base, token
-    os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=20)
+    with start_lab(course_copy, "--LabApp.expose_app_in_browser=True "
+                                f"--LabApp.user_settings_dir={settings}") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +112,12 @@ class Steps:
         self.page.screenshot(path=str(path))
 
 
+def new_flow(browser, flow: str):
+    """A fresh page and its step recorder (screenshots named after ``flow``)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    return page, Steps(page, flow)
+
+
 def open_notebook(page, base, token, path):
     page.goto(f"{base}/lab/tree/{path}?reset&token={token}")  # reset: no tabs restored
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
@@ -159,8 +146,7 @@ def run_all(page):
 @pytest.mark.slow
 def test_student_flow(lab, browser):
     base, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    steps = Steps(page, "student")
+    page, steps = new_flow(browser, "student")
     with steps.step("open-notebook"):
         open_notebook(page, base, token, f"course/{NB01}/{NB01}.ipynb")
     with steps.step("run-all-stub-fails"):
@@ -205,8 +191,7 @@ def test_student_flow(lab, browser):
 @pytest.mark.slow
 def test_instructor_formgrader_flow(lab, browser):
     base, token = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    steps = Steps(page, "instructor")
+    page, steps = new_flow(browser, "instructor")
     with steps.step("formgrader-assignments"):
         page.goto(f"{base}/formgrader?token={token}")
         for name in assignment_names():

@@ -1,6 +1,7 @@
 """`make lab` starts JupyterLab on course/ with nbgrader's lab and server extensions enabled."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -29,33 +31,42 @@ def get(url: str) -> tuple[int, str]:
         return e.code, ""
 
 
+@contextlib.contextmanager
+def start_lab(root: Path | None = None, extra_args: str = ""):
+    """Start JupyterLab exactly as `make lab` does (on loopback, with a token) and yield
+    (base_url, token); stop it on exit. root: the course root to serve (default: the repo)."""
+    port, token = free_port(), "dgm-test-token"
+    args = [f"LAB_PORT={port}", f"LAB_ARGS=--no-browser --ServerApp.ip=127.0.0.1 "
+                                 f"--IdentityProvider.token={token} {extra_args}"]
+    if root is not None:
+        args.append(f"LAB_ROOT={root}")
+    proc = subprocess.Popen(["make", "-s", "lab", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"make lab exited with {proc.returncode}:\n{proc.stdout.read()}")
+            with contextlib.suppress(OSError):
+                if get(f"{base}/api/status?token={token}")[0] == 200:
+                    break
+            time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not answer within 90 s")
+        yield base, token
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 @pytest.fixture(scope="module")
 def lab_server():
-    port, token = free_port(), "dgm-test-token"
-    proc = subprocess.Popen(
-        ["make", "-s", "lab", f"LAB_PORT={port}",
-         f"LAB_ARGS=--no-browser --ServerApp.ip=127.0.0.1 --IdentityProvider.token={token}"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"make lab exited with {proc.returncode}:\n{proc.stdout.read()}")
-        try:
-            if get(f"{base}/api/status?token={token}")[0] == 200:
-                break
-        except OSError:
-            pass
-        time.sleep(0.5)
-    else:
-        os.killpg(proc.pid, signal.SIGTERM)
-        pytest.fail("JupyterLab did not answer within 90 s")
-    yield base, token
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    with start_lab() as server:
+        yield server
 
 
 @pytest.mark.slow
