@@ -15,6 +15,10 @@ export JUPYTER_CONFIG_DIR  := $(STATE)/jupyter-config
 export JUPYTER_RUNTIME_DIR := $(STATE)/jupyter-runtime
 export IPYTHONDIR          := $(STATE)/ipython
 export MPLCONFIGDIR        := $(STATE)/matplotlib
+export JUPYTER_DATA_DIR    := $(STATE)/jupyter-data
+# JupyterLab asks npm for its global prefix at start-up: no npm log files in $HOME.
+export npm_config_logs_max := 0
+export npm_config_update_notifier := false
 export PIP_NO_CACHE_DIR    := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PATH := $(BIN):$(PATH)

@@ -15,8 +15,9 @@ COURSE = ROOT / "course"
 
 _STATE = Path(tempfile.mkdtemp(prefix="dgm-test-state-"))
 for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
-                 ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib")]:
-    os.environ[var] = str(_STATE / sub)
+                 ("JUPYTER_DATA_DIR", "jupyter-data"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "matplotlib")]:
+    os.environ.setdefault(var, str(_STATE / sub))  # `make test` already points them into .venv/state
+os.environ.setdefault("npm_config_logs_max", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ["PYTHONWARNINGS"] = os.environ.get("PYTHONWARNINGS", "")
 # nbgrader shells out to alembic: this interpreter's bin folder first on PATH.
