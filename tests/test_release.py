@@ -72,6 +72,20 @@ def strings(obj):
             yield from strings(x)
 
 
+def test_no_release_holds_another_notebooks_solution():
+    """A notebook may reuse an earlier exercise only as given code that is not its solution
+    (e.g. from SciPy): no line of one notebook's solutions (20+ characters) is in another's release."""
+    names = assignment_names()
+    secrets = {a: {ln for ln in secret_lines(read_notebook(SOLUTIONS / a / f"{a}.ipynb"))["solution"] if len(ln) >= 20}
+               for a in names}
+    leaks = []
+    for b in names:
+        release = read_notebook(COURSE / b / f"{b}.ipynb")
+        lines = {ln.strip() for cell in release.cells for ln in cell.source.splitlines()}
+        leaks += [f"course/{b} holds {a}'s solution line {ln!r}" for a in names if a != b for ln in lines & secrets[a]]
+    assert not leaks, "\n".join(leaks)
+
+
 @pytest.mark.parametrize("assignment", assignment_names())
 def test_source_notebook_is_well_formed(assignment):
     """Stored without outputs; every answer cell has solution markers and is followed by tests;
