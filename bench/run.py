@@ -26,7 +26,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dgm_utils.notebooks import assignments, execute_cells, fill_answers, is_solution_cell, read_notebook  # noqa: E402
+from dgm_utils.notebooks import (  # noqa: E402
+    assignments, cell_by_id, execute_cells, fill_answers, is_solution_cell, read_notebook)
 
 # Code appended to a solutions notebook after it ran: it measures what the notebook computed
 # (or recomputes it beside an independent solver) and prints one line "BENCH {json}".
@@ -110,31 +111,23 @@ def run_notebook(name: str, repeats: int) -> dict:
 
 def make_class(root: Path, name: str, n: int) -> list[str]:
     """Submissions for a synthetic class: perfect, blank and partly right (one answer left blank)."""
+    from dgm_utils.course import submit
+
     release = read_notebook(root / "course" / name / f"{name}.ipynb")
     perfect = fill_answers(release, read_notebook(ROOT / "solutions" / name / f"{name}.ipynb"))
     partial = nbformat.from_dict(json.loads(json.dumps(perfect)))
     first = next(c for c in partial.cells if is_solution_cell(c) and c.cell_type == "code")
-    first.source = next(c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id")
-                        == first.metadata["nbgrader"]["grade_id"]).source
-    students = []
-    for i in range(n):
-        student = f"student{i:03d}"
-        folder = root / "submitted" / student / name
-        folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write([perfect, partial, release][i % 3], str(folder / f"{name}.ipynb"))
-        students.append(student)
+    first.source = cell_by_id(release, first.metadata["nbgrader"]["grade_id"]).source
+    students = [f"student{i:03d}" for i in range(n)]
+    for i, student in enumerate(students):
+        submit(root, student, name, [perfect, partial, release][i % 3])
     return students
 
 
 def scratch_course(names: list[str], sizes: dict[str, int]) -> Path:
-    from dgm_utils.course import generate_release
+    from dgm_utils.course import make_scratch_course
 
-    root = Path(tempfile.mkdtemp(prefix="dgm-bench-"))
-    (root / "solutions").mkdir()
-    for name in names:
-        shutil.copytree(ROOT / "solutions" / name, root / "solutions" / name)
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    generate_release(root, names)
+    root = make_scratch_course(tempfile.mkdtemp(prefix="dgm-bench-"), names, ROOT)
     for name in names:
         make_class(root, name, sizes[name])
     return root

@@ -71,3 +71,53 @@ def generate_release(root: str | os.PathLike, names: list[str] | None = None) ->
         if not result["success"]:
             raise RuntimeError(f"nbgrader could not generate {name}:\n{result['log']}\n{result.get('error', '')}")
     return names
+
+
+def make_scratch_course(folder: str | os.PathLike, names: list[str], repo: str | os.PathLike | None = None,
+                        *, private: bool = True) -> Path:
+    """A throw-away copy of the course at ``folder`` for tests, demos and benchmarks:
+    ``solutions/<name>`` for each of ``names`` and ``nbgrader_config.py`` copied from ``repo``
+    (default: the repository this package belongs to), then the release generated.
+
+    private: make ``folder`` readable by its owner only (0700), as a real course must be: the
+    grader's sandbox user must not be able to look inside.
+    """
+    import shutil
+
+    repo = Path(repo) if repo else find_root(Path(__file__).resolve().parent)
+    folder = Path(folder)
+    (folder / "solutions").mkdir(parents=True, exist_ok=True)
+    if private:
+        os.chmod(folder, 0o700)
+    for name in names:
+        shutil.copytree(repo / "solutions" / name, folder / "solutions" / name, dirs_exist_ok=True)
+    shutil.copy(repo / "nbgrader_config.py", folder / "nbgrader_config.py")
+    generate_release(folder, names)
+    return folder
+
+
+def submit(root: str | os.PathLike, student: str, name: str, nb) -> Path:
+    """Write ``nb`` where nbgrader expects a submission: ``submitted/<student>/<name>/<name>.ipynb``."""
+    import nbformat
+
+    folder = Path(root) / "submitted" / student / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def release_problems(root: str | os.PathLike, names: list[str]) -> dict[str, list[str]]:
+    """{"<name>/<notebook>.ipynb": problems} for each released notebook of ``names``, comparing
+    ``course/`` with ``solutions/`` (see ``notebooks.find_leaks``; an empty list means clean)."""
+    from .notebooks import find_leaks, read_notebook
+
+    cfg = load_config(root)
+    root = Path(root)
+    src_dir, rel_dir = cfg.CourseDirectory.source_directory, cfg.CourseDirectory.release_directory
+    out = {}
+    for name in names:
+        for src in sorted((root / src_dir / name).glob("*.ipynb")):
+            rel = root / rel_dir / name / src.name
+            out[f"{name}/{src.name}"] = find_leaks(read_notebook(src), read_notebook(rel))
+    return out

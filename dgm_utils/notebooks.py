@@ -50,18 +50,28 @@ def cell_by_id(nb, grade_id: str):
     raise KeyError(f"no cell with grade_id {grade_id!r}")
 
 
-def split_regions(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
-    """Split a cell's lines into (inside, outside) the ``begin``/``end`` regions (markers dropped)."""
-    inside_lines, outside, inside = [], [], False
-    for line in source.splitlines():
+def iter_regions(source: str, begin: str, end: str):
+    """Yield (line_number, line, kind) for each line of a cell, numbered from 1; kind is
+    "begin" or "end" for a marker line, "inside" or "outside" for the others."""
+    inside = False
+    for number, line in enumerate(source.splitlines(), 1):
         s = line.strip()
         if s.startswith(begin):
             inside = True
+            yield number, line, "begin"
         elif s.startswith(end):
             inside = False
+            yield number, line, "end"
         else:
-            (inside_lines if inside else outside).append(line)
-    return inside_lines, outside
+            yield number, line, "inside" if inside else "outside"
+
+
+def split_regions(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
+    """Split a cell's lines into (inside, outside) the ``begin``/``end`` regions (markers dropped)."""
+    parts: dict[str, list[str]] = {"inside": [], "outside": [], "begin": [], "end": []}
+    for _, line, kind in iter_regions(source, begin, end):
+        parts[kind].append(line)
+    return parts["inside"], parts["outside"]
 
 
 def region_lines(source: str, begin: str, end: str) -> list[str]:
@@ -140,50 +150,48 @@ class CellResult:
     seconds: float = 0.0  # wall time of the cell
 
 
+def run_cell(client, cell, index: int) -> CellResult:
+    """Execute one code cell with an nbclient ``NotebookClient`` whose kernel is running;
+    outputs are stored in ``cell``. A timeout or a dead kernel is reported as the error."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    start = time.perf_counter()
+    error, message = None, ""
+    try:
+        client.execute_cell(cell, index)
+        err = next((o for o in cell.outputs if o.output_type == "error"), None)
+        if err is not None:
+            error = f"{err.ename}: {str(err.evalue).splitlines()[0] if err.evalue else ''}"
+            message = str(err.evalue)
+    except CellTimeoutError as exc:
+        error, message = f"Timeout: {exc}", str(exc)
+    except DeadKernelError as exc:
+        error, message = f"DeadKernelError: {exc}", str(exc)
+    except CellExecutionError as exc:  # only when the client does not allow errors
+        error, message = f"{exc.ename}: {exc.evalue}", str(exc.evalue)
+    return CellResult(index, nbgrader_meta(cell).get("grade_id"), is_test_cell(cell), error, message,
+                      time.perf_counter() - start)
+
+
 def execute_cells(
     nb,
     cwd: str | os.PathLike,
     *,
     timeout: int = 120,
-    stop_at_first_test_failure: bool = False,
     kernel_name: str = "python3",
-    env: dict | None = None,
 ) -> list[CellResult]:
     """Run ``nb`` (modified in place: outputs stored) cell by cell in a fresh kernel.
-
-    Errors do not stop execution (as in nbgrader's autograder) unless
-    ``stop_at_first_test_failure`` and the failing cell is a test cell.
+    Errors do not stop execution, as in nbgrader's autograder.
 
     nb: notebook node; cwd: working directory of the kernel; timeout: seconds per cell.
     Returns one CellResult per executed code cell, in order.
     """
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=True,
                             resources={"metadata": {"path": str(cwd)}})
-    results: list[CellResult] = []
-    kw = {"env": env} if env is not None else {}
-    with client.setup_kernel(**kw):
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            start = time.perf_counter()
-            try:
-                client.execute_cell(cell, index)
-                err = next((o for o in cell.outputs if o.output_type == "error"), None)
-                error = f"{err.ename}: {str(err.evalue).splitlines()[0] if err.evalue else ''}" if err else None
-                message = str(err.evalue) if err else ""
-            except CellTimeoutError as exc:
-                error, message = f"Timeout: {exc}", str(exc)
-            except CellExecutionError as exc:  # pragma: no cover - allow_errors=True
-                error, message = f"{exc.ename}: {exc.evalue}", str(exc.evalue)
-            res = CellResult(index, nbgrader_meta(cell).get("grade_id"), is_test_cell(cell), error, message,
-                             time.perf_counter() - start)
-            results.append(res)
-            if stop_at_first_test_failure and res.is_test and res.error:
-                break
-    return results
+    with client.setup_kernel():
+        return [run_cell(client, cell, index) for index, cell in enumerate(nb.cells) if cell.cell_type == "code"]
 
 
 def assignments(source_dir: str | os.PathLike) -> list[str]:

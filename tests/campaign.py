@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from conftest import SOLUTIONS
-from dgm_utils.notebooks import CellResult, cell_by_id, is_test_cell, nbgrader_meta, read_notebook
+from dgm_utils.notebooks import CellResult, cell_by_id, read_notebook, run_cell
 
 BANKS = Path(__file__).parent / "mutations"
 
@@ -72,22 +72,7 @@ class _Runner:
             pass
 
     def run(self, cell, index) -> CellResult:
-        from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-        start = time.perf_counter()
-        error, message = None, ""
-        try:
-            self.client.execute_cell(cell, index)
-            err = next((o for o in cell.outputs if o.output_type == "error"), None)
-            if err is not None:
-                error = f"{err.ename}: {str(err.evalue).splitlines()[0] if err.evalue else ''}"
-                message = str(err.evalue)
-        except CellTimeoutError as exc:
-            error, message = f"Timeout: {exc}", str(exc)
-        except DeadKernelError as exc:
-            error, message = f"DeadKernelError: {exc}", str(exc)
-        return CellResult(index, nbgrader_meta(cell).get("grade_id"), is_test_cell(cell), error, message,
-                          time.perf_counter() - start)
+        return run_cell(self.client, cell, index)
 
 
 def _figures(nb) -> int:

@@ -2,12 +2,10 @@
 submitted as a student earns every autograded point, the untouched release earns zero."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from conftest import ROOT, SOLUTIONS, assignment_names
@@ -15,19 +13,14 @@ from dgm_utils.notebooks import fill_answers, read_notebook
 
 
 def scratch_course(tmp_path: Path, assignment: str) -> Path:
-    from dgm_utils.course import generate_release
+    """A scratch course with two submissions: the solutions filled in, and the blank release."""
+    from dgm_utils.course import make_scratch_course, submit
 
-    course = tmp_path / "course-root"
-    (course / "solutions").mkdir(parents=True)
-    shutil.copytree(SOLUTIONS / assignment, course / "solutions" / assignment)
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    generate_release(course, [assignment])
+    course = make_scratch_course(tmp_path / "course-root", [assignment], ROOT)
     release = read_notebook(course / "course" / assignment / f"{assignment}.ipynb")
     source = read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb")
-    for student, nb in [("perfect", fill_answers(release, source)), ("blank", release)]:
-        folder = course / "submitted" / student / assignment
-        folder.mkdir(parents=True)
-        nbformat.write(nb, str(folder / f"{assignment}.ipynb"))
+    submit(course, "perfect", assignment, fill_answers(release, source))
+    submit(course, "blank", assignment, release)
     return course
 
 

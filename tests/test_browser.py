@@ -43,19 +43,14 @@ SIGMOID = '''def sigmoid(z):
 @pytest.fixture(scope="module")
 def course_copy(tmp_path_factory):
     """A scratch course root: release, gradebook with every assignment, two graded students."""
-    from dgm_utils.course import generate_release
+    from dgm_utils.course import make_scratch_course, submit
 
-    root = tmp_path_factory.mktemp("browser-course")
-    shutil.copytree(SOLUTIONS, root / "solutions")
-    shutil.copy(ROOT / "nbgrader_config.py", root)
-    generate_release(root)
+    root = make_scratch_course(tmp_path_factory.mktemp("browser-course"), assignment_names(), ROOT)
     release = read_notebook(root / "course" / NB01 / f"{NB01}.ipynb")
     perfect = fill_answers(release, read_notebook(SOLUTIONS / NB01 / f"{NB01}.ipynb"))
     nbformat.write(perfect, str(root / "course" / NB01 / "perfect_copy.ipynb"))
     for student, nb in [("ada", perfect), ("bob", release)]:
-        folder = root / "submitted" / student / NB01
-        folder.mkdir(parents=True)
-        nbformat.write(nb, str(folder / f"{NB01}.ipynb"))
+        submit(root, student, NB01, nb)
     subprocess.run([str(Path(sys.executable).parent / "nbgrader"), "autograde", NB01], cwd=root,
                    check=True, capture_output=True, timeout=600)
     return root

@@ -52,13 +52,17 @@ def test_fill_answers_strips_markers():
 
 
 @pytest.mark.slow
-def test_execute_cells_reports_errors_and_can_stop_at_first_failing_test(tmp_path):
+def test_execute_cells_reports_errors_and_goes_on(tmp_path):
     nb = make_nb([("x = 1", None), ("raise ValueError('plain')", None),
                   ("assert x == 2, 'x is wrong'", dict(grade_id="t1", solution=False, grade=True, points=1)),
                   ("y = 3", None)])
     results = nbt.execute_cells(nb, tmp_path)
     assert [r.error for r in results] == [None, "ValueError: plain", "AssertionError: x is wrong", None]
     assert results[2].is_test and results[2].grade_id == "t1"
-    stopped = nbt.execute_cells(make_nb([(c.source, c.metadata.get("nbgrader")) for c in nb.cells]), tmp_path,
-                                stop_at_first_test_failure=True)
-    assert len(stopped) == 3
+    assert all(r.seconds >= 0 for r in results)
+
+
+def test_iter_regions_marks_every_line():
+    src = "a\n### BEGIN HIDDEN TESTS\nb\n### END HIDDEN TESTS\nc"
+    kinds = [(n, k) for n, _, k in nbt.iter_regions(src, nbt.BEGIN_HIDDEN, nbt.END_HIDDEN)]
+    assert kinds == [(1, "outside"), (2, "begin"), (3, "inside"), (4, "end"), (5, "outside")]

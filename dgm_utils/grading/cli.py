@@ -29,21 +29,14 @@ def _course(args) -> Path:
 
 def cmd_release(args) -> int:
     """Regenerate the releases and verify that no solution or hidden test reached them."""
-    from ..course import generate_release
-    from ..notebooks import find_leaks, read_notebook
-    from .store import course_dirs
-    from ..course import load_config
+    from ..course import generate_release, release_problems
 
     root = _course(args)
-    dirs = course_dirs(load_config(root))
     names = generate_release(root, args.assignments or None)
     problems = []
-    for name in names:
-        for src in sorted((root / dirs["source"] / name).glob("*.ipynb")):
-            rel = root / dirs["release"] / name / src.name
-            leaks = find_leaks(read_notebook(src), read_notebook(rel))
-            problems += [f"{name}/{src.name}: {p}" for p in leaks]
-            print(f"released {name}/{src.name}: {'LEAKS' if leaks else 'clean'}")
+    for notebook, leaks in release_problems(root, names).items():
+        problems += [f"{notebook}: {p}" for p in leaks]
+        print(f"released {notebook}: {'LEAKS' if leaks else 'clean'}")
     if problems:
         print(f"{len(problems)} leak(s) found; the release must not be published:", file=sys.stderr)
         for p in problems:

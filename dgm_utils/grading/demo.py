@@ -9,7 +9,6 @@ function is called) and ``reader`` (tries to read the solutions from disk).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -36,8 +35,7 @@ READER = '''def negative_log_likelihood(X, y, w, b):
 
 def make_class(course: Path) -> list[str]:
     """Write the synthetic submissions under course/submitted/; returns the student ids."""
-    import nbformat
-
+    from ..course import submit
     from ..notebooks import cell_by_id, fill_answers, read_notebook
 
     release = read_notebook(course / "course" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
@@ -56,34 +54,24 @@ def make_class(course: Path) -> list[str]:
     students = {"perfect": perfect, "blank": release, "partial": partial, "patcher": patcher,
                 "killer": killer, "reader": reader}
     for student, nb in students.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, str(folder / f"{ASSIGNMENT}.ipynb"))
+        submit(course, student, ASSIGNMENT, nb)
     return sorted(students)
 
 
 def run_demo(folder: str | os.PathLike | None = None, jobs: int | None = None, out=sys.stdout) -> int:
     """Build a course in ``folder`` (default: a new temporary folder, kept and printed), then
     run release, autograde, feedback, export and report on it. Returns 0 on success."""
-    from ..course import find_root, generate_release
-    from ..notebooks import find_leaks, read_notebook
+    from ..course import make_scratch_course, release_problems
     from .feedback import generate_feedback
     from .report import export_csv, make_report
     from .runner import autograde, format_table
 
-    repo = find_root(Path(__file__).resolve().parent)
     course = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="dgm-course-demo-"))
-    course.mkdir(parents=True, exist_ok=True)
-    os.chmod(course, 0o700)  # other users (the sandbox user included) cannot look inside
-    (course / "solutions").mkdir(exist_ok=True)
-    shutil.copytree(repo / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT, dirs_exist_ok=True)
-    shutil.copy(repo / "nbgrader_config.py", course / "nbgrader_config.py")
     say = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
     say(f"demo course: {course}\n\n1. release (nbgrader generate_assignment + leak check)")
-    generate_release(course, [ASSIGNMENT])
-    leaks = find_leaks(read_notebook(course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
-                       read_notebook(course / "course" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"))
-    say(f"   course/{ASSIGNMENT}: {'LEAKS: ' + '; '.join(leaks) if leaks else 'clean'}")
+    make_scratch_course(course, [ASSIGNMENT])  # private (0700): the sandbox user cannot look inside
+    for notebook, leaks in release_problems(course, [ASSIGNMENT]).items():
+        say(f"   course/{notebook}: {'LEAKS: ' + '; '.join(leaks) if leaks else 'clean'}")
     students = make_class(course)
     say(f"\n2. autograde {len(students)} submissions: {', '.join(students)}")
     rows = autograde(course, ASSIGNMENT, jobs=jobs, limits={"timeout": 60}, progress=True,

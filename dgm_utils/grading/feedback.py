@@ -13,22 +13,18 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_markdown_cell, new_output
 
-from ..notebooks import BEGIN_HIDDEN, END_HIDDEN
+from ..notebooks import BEGIN_HIDDEN, END_HIDDEN, iter_regions
 
 HIDDEN_NOTE = "# (hidden tests run here when your notebook is graded)"
 
 
 def strip_hidden(source: str) -> str:
     """``source`` with every hidden-test region replaced by one comment line."""
-    out, inside = [], False
-    for line in source.splitlines():
-        s = line.strip()
-        if s.startswith(BEGIN_HIDDEN):
-            inside = True
+    out = []
+    for _, line, kind in iter_regions(source, BEGIN_HIDDEN, END_HIDDEN):
+        if kind == "begin":
             out.append(HIDDEN_NOTE)
-        elif s.startswith(END_HIDDEN):
-            inside = False
-        elif not inside:
+        elif kind == "outside":
             out.append(line)
     return "\n".join(out)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..notebooks import BEGIN_HIDDEN, END_HIDDEN, is_solution_cell, is_test_cell, nbgrader_meta
+from ..notebooks import BEGIN_HIDDEN, END_HIDDEN, is_solution_cell, is_test_cell, iter_regions, nbgrader_meta
 from .scan import defined_names, filter_answer, scan_answer
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -22,16 +22,7 @@ MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
 def hidden_line_numbers(source: str) -> list[int]:
     """1-based numbers of the lines of ``source`` inside hidden-test regions, markers included."""
-    out, inside = [], False
-    for n, line in enumerate(source.splitlines(), 1):
-        s = line.strip()
-        if s.startswith(BEGIN_HIDDEN):
-            inside = True
-        if inside:
-            out.append(n)
-        if s.startswith(END_HIDDEN):
-            inside = False
-    return out
+    return [n for n, _, kind in iter_regions(source, BEGIN_HIDDEN, END_HIDDEN) if kind != "outside"]
 
 
 def transform_magics(source: str) -> str:

@@ -267,18 +267,8 @@ def build_zoo(course: Path, assignment: str, names: list[str] | None = None) -> 
 
 
 def make_course(folder: Path, assignment: str, solutions: Path) -> Path:
-    """A scratch course at ``folder``: solutions/<assignment> copied from ``solutions``, the
-    repository's nbgrader_config.py, and the release generated. The folder is made
-    private (0700) so the sandbox user cannot read it, as a real course should be."""
-    import os
-    import shutil
+    """A private (0700) scratch course at ``folder`` with ``assignment`` released from the
+    repository that holds ``solutions``."""
+    from dgm_utils.course import make_scratch_course
 
-    from dgm_utils.course import generate_release
-
-    folder = Path(folder)
-    (folder / "solutions").mkdir(parents=True)
-    os.chmod(folder, 0o700)
-    shutil.copytree(solutions / assignment, folder / "solutions" / assignment)
-    shutil.copy(solutions.parent / "nbgrader_config.py", folder)
-    generate_release(folder, [assignment])
-    return folder
+    return make_scratch_course(folder, [assignment], solutions.parent)
