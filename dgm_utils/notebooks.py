@@ -13,7 +13,6 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Iterable
 
 import nbformat
 
@@ -74,16 +73,6 @@ def split_regions(source: str, begin: str, end: str) -> tuple[list[str], list[st
     return parts["inside"], parts["outside"]
 
 
-def region_lines(source: str, begin: str, end: str) -> list[str]:
-    """Lines strictly between ``begin`` and ``end`` marker lines (all regions of a cell)."""
-    return split_regions(source, begin, end)[0]
-
-
-def outside_lines(source: str, begin: str, end: str) -> list[str]:
-    """Lines outside every ``begin``/``end`` region (markers excluded)."""
-    return split_regions(source, begin, end)[1]
-
-
 def _significant(line: str) -> bool:
     s = line.strip()
     return len(s) > 3 and not s.startswith("#")
@@ -100,12 +89,11 @@ def secret_lines(source_nb) -> dict[str, set[str]]:
     sol: set[str] = set()
     hid: set[str] = set()
     for cell in source_nb.cells:
-        src = cell.source
-        sol.update(x.strip() for x in region_lines(src, BEGIN_SOLUTION, END_SOLUTION) if _significant(x))
-        hid.update(x.strip() for x in region_lines(src, BEGIN_HIDDEN, END_HIDDEN) if _significant(x))
-        pub = outside_lines(src, BEGIN_SOLUTION, END_SOLUTION)
-        pub = outside_lines("\n".join(pub), BEGIN_HIDDEN, END_HIDDEN)
-        public.update(x.strip() for x in pub)
+        solution, rest = split_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION)
+        hidden, public_lines = split_regions("\n".join(rest), BEGIN_HIDDEN, END_HIDDEN)
+        sol.update(x.strip() for x in solution if _significant(x))
+        hid.update(x.strip() for x in hidden if _significant(x))
+        public.update(x.strip() for x in public_lines)
     return {"solution": sol - public, "hidden": hid - public}
 
 
@@ -218,8 +206,3 @@ def fill_answers(release_nb, source_nb):
                 line for line in src[gid].source.splitlines()
                 if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
     return nb
-
-
-def iter_code(nb) -> Iterable[str]:
-    """Sources of the code cells, in order."""
-    return (c.source for c in nb.cells if c.cell_type == "code")
