@@ -171,10 +171,16 @@ _FONT_LOCK = threading.Lock()
 def font_cache() -> str:
     """A matplotlib config folder with a built font cache, copied into every scratch folder
     (so workers do not each rebuild it): <temp>/dgm-course-mplcache-<uid>-<matplotlib
-    version>, built once and reused by later runs."""
+    version>-<environment>, built once and reused by later runs. The cache records absolute
+    font paths (matplotlib's own fonts live in the environment), so each environment needs
+    its own: a cache built by another virtual environment points at fonts the sandbox may
+    not read, and matplotlib would try to rebuild it inside the sandbox."""
+    import hashlib
+
     import matplotlib
 
-    folder = Path(tempfile.gettempdir()) / f"dgm-course-mplcache-{os.getuid()}-{matplotlib.__version__}"
+    env_key = hashlib.sha1(sys.prefix.encode()).hexdigest()[:10]
+    folder = Path(tempfile.gettempdir()) / f"dgm-course-mplcache-{os.getuid()}-{matplotlib.__version__}-{env_key}"
     with _FONT_LOCK:
         if not folder.is_dir():
             build = Path(tempfile.mkdtemp(prefix="dgm-mplcache-build-"))
