@@ -171,27 +171,52 @@ _FONT_LOCK = threading.Lock()
 def font_cache() -> str:
     """A matplotlib config folder with a built font cache, copied into every scratch folder
     (so workers do not each rebuild it): <temp>/dgm-course-mplcache-<uid>-<matplotlib
-    version>-<environment>, built once and reused by later runs. The cache records absolute
-    font paths (matplotlib's own fonts live in the environment), so each environment needs
-    its own: a cache built by another virtual environment points at fonts the sandbox may
-    not read, and matplotlib would try to rebuild it inside the sandbox."""
+    version>-<environment>, built once and reused by later runs.
+
+    matplotlib's own fonts live inside the Python environment, which the sandbox user may not
+    be able to reach (a checkout in a 0700 folder, a Python under /root): matplotlib would then
+    find a "missing" font file and try to rebuild its cache inside the sandbox. So the folder
+    also holds world-readable copies of those fonts, and the cache points at the copies."""
     import hashlib
+    import json
 
     import matplotlib
 
     env_key = hashlib.sha1(sys.prefix.encode()).hexdigest()[:10]
-    folder = Path(tempfile.gettempdir()) / f"dgm-course-mplcache-{os.getuid()}-{matplotlib.__version__}-{env_key}"
+    folder = Path(tempfile.gettempdir()) / f"dgm-course-mplcache2-{os.getuid()}-{matplotlib.__version__}-{env_key}"
     with _FONT_LOCK:
         if not folder.is_dir():
             build = Path(tempfile.mkdtemp(prefix="dgm-mplcache-build-"))
             env = dict(os.environ, MPLCONFIGDIR=str(build), MPLBACKEND="Agg")
             subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env,
                            capture_output=True, timeout=300, check=False)
+            data = Path(matplotlib.get_data_path())
+            for cache in build.glob("fontlist-*.json"):
+                listing = json.loads(cache.read_text())
+                for entry in listing.get("ttflist", []) + listing.get("afmlist", []):
+                    path = Path(entry["fname"])
+                    path = path if path.is_absolute() else data / path
+                    if data in path.parents and path.is_file():
+                        rel = path.relative_to(data)  # fonts/ttf/DejaVuSans.ttf
+                        (build / rel).parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copy2(path, build / rel)
+                        entry["fname"] = str(folder / rel)  # rewritten per scratch: see use_font_cache
+                cache.write_text(json.dumps(listing, indent=2))
+            for path in [build, *build.rglob("*")]:  # public fonts and a cache of them: readable by all
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
             try:
                 build.rename(folder)  # atomic: another process may have won the race
             except OSError:
                 shutil.rmtree(build, ignore_errors=True)
         return str(folder)
+
+
+def use_font_cache(cache: str, mplconfig: Path) -> None:
+    """Copy the shared font cache (fonts included) into a worker's matplotlib config folder and
+    point its font list at those copies: the sandbox may read only its scratch folder."""
+    shutil.copytree(cache, mplconfig, dirs_exist_ok=True)
+    for listing in mplconfig.glob("fontlist-*.json"):
+        listing.write_text(listing.read_text().replace(cache, str(mplconfig)))
 
 
 def sweep_stale_folders(max_age_hours: float = 24.0) -> int:
@@ -372,7 +397,7 @@ def run_worker(trusted: dict, files: dict[str, bytes], limits: dict, preload: li
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
         if any(m.split(".")[0] == "matplotlib" for m in preload):
-            shutil.copytree(font_cache(), scratch / ".mpl", dirs_exist_ok=True)
+            use_font_cache(font_cache(), scratch / ".mpl")
         (scratch / ".mpl").mkdir(exist_ok=True)
         if user is not None:
             _chown_tree(scratch, *user)
