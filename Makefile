@@ -25,7 +25,7 @@ export PATH := $(BIN):$(PATH)
 
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv lab test test-fast lint bench release grade feedback export report demo lock clean distclean
+.PHONY: help venv lab test test-fast lint bench zoo mutants release grade feedback export report demo lock clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -53,16 +53,22 @@ test-fast: $(STAMP)  ## only the tests that do not execute notebooks
 	$(BIN)/python -m pytest -m "not slow" tests
 
 lint: $(STAMP)  ## ruff on the Python code; notebooks must be stored without outputs
-	$(BIN)/ruff check dgm_utils tests
+	$(BIN)/ruff check dgm_utils dgm_course tests bench
 	$(BIN)/python -m pytest -q tests/test_release.py -k well_formed
 
 bench: $(STAMP)  ## speed and model quality, side by side: writes bench/results.json
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+zoo: $(STAMP)  ## every hostile submission on every notebook, plain nbgrader vs dgm-course: bench/zoo.md
+	$(BIN)/python bench/zoo.py $(ZOO_ARGS)
+
+mutants: $(STAMP)  ## every mutation bank graded through the checker and the sandbox
+	$(BIN)/python bench/mutations_boundary.py
+
 release: $(STAMP)  ## regenerate course/ from solutions/ and check that nothing secret leaked
 	$(BIN)/dgm-course release
 
-grade: $(STAMP)  ## autograde submitted/*/$(ASSIGNMENT) in parallel sandboxed workers
+grade: $(STAMP)  ## autograde submitted/*/$(ASSIGNMENT): tests in a checker, student code in a sandbox
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=01_logistic_regression [GRADE_ARGS='--jobs 4']"; exit 2; }
 	$(BIN)/dgm-course autograde $(ASSIGNMENT) $(GRADE_ARGS)
 

@@ -26,7 +26,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dgm_utils.notebooks import (  # noqa: E402
+from dgm_course.notebooks import (  # noqa: E402
     assignments, cell_by_id, execute_cells, fill_answers, is_solution_cell, read_notebook)
 
 # Code appended to a solutions notebook after it ran: it measures what the notebook computed
@@ -111,7 +111,7 @@ def run_notebook(name: str, repeats: int) -> dict:
 
 def make_class(root: Path, name: str, n: int) -> list[str]:
     """Submissions for a synthetic class: perfect, blank and partly right (one answer left blank)."""
-    from dgm_utils.course import submit
+    from dgm_course.layout import submit
 
     release = read_notebook(root / "course" / name / f"{name}.ipynb")
     perfect = fill_answers(release, read_notebook(ROOT / "solutions" / name / f"{name}.ipynb"))
@@ -125,7 +125,7 @@ def make_class(root: Path, name: str, n: int) -> list[str]:
 
 
 def scratch_course(names: list[str], sizes: dict[str, int]) -> Path:
-    from dgm_utils.course import make_scratch_course
+    from dgm_course.layout import make_scratch_course
 
     root = make_scratch_course(tempfile.mkdtemp(prefix="dgm-bench-"), names, ROOT)
     for name in names:
@@ -174,6 +174,32 @@ def grading_throughput(sizes: dict[str, int], dask: bool) -> dict:
     return out
 
 
+def grading_per_notebook(names: list[str], copies: int = 2) -> dict:
+    """Per notebook: ``copies`` perfect submissions graded by dgm-course (``autograde`` called in
+    this process, --jobs 1); seconds per submission for the whole batch (the instructor's
+    solution, graded too as a check, included) and for one submission's worker alone."""
+    from dgm_course.coordinator import autograde
+    from dgm_course.layout import Course, make_scratch_course, submit
+
+    out = {}
+    for name in names:
+        root = make_scratch_course(tempfile.mkdtemp(prefix="dgm-bench-nb-"), [name], ROOT)
+        perfect = fill_answers(read_notebook(root / "course" / name / f"{name}.ipynb"),
+                               read_notebook(ROOT / "solutions" / name / f"{name}.ipynb"))
+        for k in range(copies):
+            submit(root, f"student{k}", name, perfect)
+        start = time.perf_counter()
+        rows = autograde(Course(root), name, jobs=1, progress=False, log=lambda m: None)
+        batch = time.perf_counter() - start
+        if any(r.score != r.max for r in rows):
+            raise RuntimeError(f"{name}: the solutions lost points when graded: {rows}")
+        alone = statistics.mean(r.seconds for r in rows)
+        out[name] = {"batch_seconds_per_submission": batch / copies, "worker_seconds": alone, "copies": copies}
+        print(f"  {name}: batch {batch / copies:.1f} s/submission, worker alone {alone:.1f} s", flush=True)
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def versions() -> dict:
     from importlib.metadata import version
 
@@ -216,6 +242,10 @@ def markdown(res: dict) -> str:
                   f"| gradient descent (01) | {v['gd_nll']:.8f} | {v['gd_seconds']:.4f} |",
                   f"| scikit-learn LogisticRegression (C=inf) | {v['sklearn_nll']:.8f} | {v['sklearn_seconds']:.4f} |",
                   f"| gap | {v['gd_nll'] - v['sklearn_nll']:.2e} | |"]
+    if res.get("grading_per_notebook"):
+        lines += ["", "| dgm-course --jobs 1, per notebook | batch s / submission | worker alone s |", "|---|---|---|"]
+        for name, r in res["grading_per_notebook"].items():
+            lines.append(f"| {name} | {r['batch_seconds_per_submission']:.1f} | {r['worker_seconds']:.1f} |")
     if res.get("grading"):
         lines += ["", f"| autograding ({res['grading']['nbgrader']['submissions']} submissions) | seconds | "
                       "s / submission | speed-up vs nbgrader |", "|---|---|---|---|"]
@@ -247,6 +277,9 @@ def main(argv=None) -> int:
         print(f"executing {name} x{repeats} ...", flush=True)
         res["notebooks"][name] = run_notebook(name, repeats)
     res["notebooks_total_seconds"] = sum(r["seconds"] for r in res["notebooks"].values())
+    if not args.no_grading and not args.tiny:
+        print("grading two copies of each solution, per notebook ...", flush=True)
+        res["grading_per_notebook"] = grading_per_notebook(names)
     if not args.no_grading:
         sizes = {"01_logistic_regression": 2} if args.tiny else {"01_logistic_regression": 24,
                                                                   "04_continuous_densities": 12}

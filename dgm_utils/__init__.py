@@ -7,10 +7,9 @@ Modules (import what you need; torch is only imported by the modules that use it
 - ``dgm_utils.checks``: assertions for test cells whose messages say what differs.
 - ``dgm_utils.seeding``: explicit random generators and notebook-level seeding.
 - ``dgm_utils.training``: a generic training loop with a progress bar (torch).
-- ``dgm_utils.notebooks``, ``dgm_utils.course``: instructor tooling (nbgrader notebooks, releases).
 
-Nothing here solves an exercise: a helper is the shared version of what two notebooks
-(or a notebook and the grader) need.
+Nothing here solves an exercise: a helper is the shared version of what two notebooks need.
+The instructor's tools (release, grading, feedback) are the separate package ``dgm_course``.
 """
 
 __version__ = "0.1.0"

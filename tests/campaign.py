@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from conftest import SOLUTIONS
-from dgm_utils.notebooks import CellResult, cell_by_id, read_notebook, run_cell
+from dgm_course.notebooks import CellResult, cell_by_id, read_notebook, run_cell
 
 BANKS = Path(__file__).parent / "mutations"
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def assignment_names() -> list[str]:
-    from dgm_utils.notebooks import assignments
+    from dgm_course.notebooks import assignments
 
     return assignments(SOLUTIONS)
 

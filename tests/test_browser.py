@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, SOLUTIONS, assignment_names
-from dgm_utils.notebooks import fill_answers, read_notebook
+from dgm_course.notebooks import fill_answers, read_notebook
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = ROOT / "screenshots"
@@ -43,7 +43,7 @@ SIGMOID = '''def sigmoid(z):
 @pytest.fixture(scope="module")
 def course_copy(tmp_path_factory):
     """A scratch course root: release, gradebook with every assignment, two graded students."""
-    from dgm_utils.course import make_scratch_course, submit
+    from dgm_course.layout import make_scratch_course, submit
 
     root = make_scratch_course(tmp_path_factory.mktemp("browser-course"), assignment_names(), ROOT)
     release = read_notebook(root / "course" / NB01 / f"{NB01}.ipynb")

@@ -6,7 +6,7 @@ import ast
 import pytest
 
 from conftest import COURSE, SOLUTIONS, assignment_names
-from dgm_utils.notebooks import is_solution_cell, read_notebook
+from dgm_course.notebooks import is_solution_cell, read_notebook
 
 CONTRACT = {
     "01_logistic_regression": {

@@ -1,8 +1,8 @@
-"""dgm_utils.notebooks: the leak detector finds leaks, the executor reports errors per cell."""
+"""dgm_course.notebooks: the leak detector finds leaks, the executor reports errors per cell."""
 import nbformat
 import pytest
 
-from dgm_utils import notebooks as nbt
+from dgm_course import notebooks as nbt
 
 
 def make_nb(cells):

@@ -6,7 +6,7 @@ import pytest
 
 from campaign import run_campaign
 from conftest import COURSE, SOLUTIONS, assignment_names
-from dgm_utils.notebooks import execute_cells, read_notebook
+from dgm_course.notebooks import execute_cells, read_notebook
 
 
 @pytest.mark.slow

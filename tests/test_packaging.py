@@ -53,7 +53,7 @@ def test_installed_versions_are_the_locked_ones():
 
 
 def test_nbgrader_config():
-    from dgm_utils.course import load_config
+    from dgm_course.layout import load_config
 
     cfg = load_config(ROOT)
     assert cfg.CourseDirectory.root == str(ROOT)
@@ -70,7 +70,7 @@ def test_nbgrader_config():
 def test_root_comes_from_the_config_file_location(tmp_path):
     """Running nbgrader from another folder must not create a gradebook there."""
     code = ("from nbgrader.apps import NbGraderAPI; from nbgrader.coursedir import CourseDirectory;"
-            "from dgm_utils.course import load_config; import sys;"
+            "from dgm_course.layout import load_config; import sys;"
             f"c = load_config({str(ROOT)!r}); print(CourseDirectory(config=c).root)")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(ROOT)
@@ -85,6 +85,6 @@ def test_gitignore_covers_working_files():
 
 def test_ci_calls_make_test():
     run = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in run
+    assert "make test" in run and "bubblewrap" in run
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme and "make lab" in readme

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from conftest import COURSE, ROOT, SOLUTIONS, assignment_names
-from dgm_utils.notebooks import (find_leaks, is_solution_cell, is_test_cell, nbgrader_meta,
+from dgm_course.notebooks import (find_leaks, is_solution_cell, is_test_cell, nbgrader_meta,
                                  read_notebook, secret_lines)
 
 
 def test_every_source_notebook_has_a_release():
-    from dgm_utils.notebooks import assignments
+    from dgm_course.notebooks import assignments
 
     assert assignment_names(), "no assignment under solutions/"
     assert assignments(COURSE) == assignment_names(), "course/ and solutions/ hold different assignments"
@@ -20,7 +20,7 @@ def test_every_source_notebook_has_a_release():
 
 @pytest.mark.slow
 def test_regenerating_the_release_reproduces_course(tmp_path):
-    from dgm_utils.course import make_scratch_course
+    from dgm_course.layout import make_scratch_course
 
     make_scratch_course(tmp_path, assignment_names(), ROOT)
     cmp = filecmp.dircmp(tmp_path / "course", COURSE)

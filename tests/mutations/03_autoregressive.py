@@ -58,6 +58,14 @@ MUTATIONS = [
          old="logits = self.forward(x)\n",
          new="logits = self.forward(x).detach()\n",
          expect="not differentiable"),
+    dict(name="log_prob: computed under torch.no_grad()",
+         cell="AutoregressiveModel",
+         old="""        logits = self.forward(x)
+        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)""",
+         new="""        with torch.no_grad():
+            logits = self.forward(x)
+            return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=1)""",
+         expect="not differentiable"),
     dict(name="sample: all variables at once instead of ancestrally",
          cell="AutoregressiveModel",
          old="""            for i in range(self.n_vars):
@@ -91,34 +99,37 @@ MUTATIONS = [
          old="return x @ (self.W * self.mask).T + self.b",
          new="return x @ self.W.T + self.b",
          expect="mask leak"),
+    dict(name="FVSBN without biases",
+         cell="FVSBN",
+         old="return x @ (self.W * self.mask).T + self.b",
+         new="return x @ (self.W * self.mask).T",
+         expect="one bias"),
+    dict(name="NADE without the hidden bias c",
+         cell="NADE",
+         old="a = self.c + torch.cat(",
+         new="a = 0 * self.c + torch.cat(",
+         expect="c (H,)"),
     dict(name="NADE inclusive cumulative sum (h_i sees x_i)",
          cell="NADE",
          old="a = self.c + torch.cat([torch.zeros_like(terms[:, :1]), before], dim=1)  # a_0 = c",
          new="a = self.c + torch.cumsum(terms, dim=1)",
          expect="mask leak"),
+    # This mutation and "CharMLP sums the context embeddings" replace forward from inside __init__ (an instance
+    # attribute): an edit must stay within one solution region, so that it also applies to a submission (whose
+    # ### BEGIN/END SOLUTION markers are removed), as the grading driver applies it.
     dict(name="NADE without weight tying",
          cell="NADE",
          old="""self.W = nn.Parameter(0.1 * torch.randn(hidden_dim, n_vars))
         self.c = nn.Parameter(torch.zeros(hidden_dim))
         self.V = nn.Parameter(0.1 * torch.randn(n_vars, hidden_dim))
-        self.b = nn.Parameter(torch.zeros(n_vars))
-        ### END SOLUTION
-
-    def forward(self, x):
-        ### BEGIN SOLUTION
-        terms = x.unsqueeze(2) * self.W.T  # (n_examples, n, H): x_j W[:, j]
-        before = torch.cumsum(terms[:, :-1], dim=1)  # sum over j <= i - 1, for i = 1 .. n - 1
-        a = self.c + torch.cat([torch.zeros_like(terms[:, :1]), before], dim=1)  # a_0 = c""",
+        self.b = nn.Parameter(torch.zeros(n_vars))""",
          new="""self.W = nn.Parameter(0.1 * torch.randn(n_vars, hidden_dim, n_vars))  # one first layer per conditional
         self.c = nn.Parameter(torch.zeros(hidden_dim))
         self.V = nn.Parameter(0.1 * torch.randn(n_vars, hidden_dim))
         self.b = nn.Parameter(torch.zeros(n_vars))
-        ### END SOLUTION
-
-    def forward(self, x):
-        ### BEGIN SOLUTION
-        mask = torch.tril(torch.ones(self.n_vars, self.n_vars), diagonal=-1)  # [i, j] = 1 when j < i
-        a = self.c + torch.einsum("ihj,ij,nj->nih", self.W, mask, x)""",
+        mask = torch.tril(torch.ones(n_vars, n_vars), diagonal=-1)  # [i, j] = 1 when j < i
+        self.forward = lambda x: (torch.sigmoid(self.c + torch.einsum("ihj,ij,nj->nih", self.W, mask, x))
+                                  * self.V).sum(dim=2) + self.b""",
          expect="tie"),
     dict(name="MADE output mask not strict (output i sees x_i)",
          cell="MADE",
@@ -148,21 +159,15 @@ MUTATIONS = [
          expect="add alpha"),
     dict(name="CharMLP sums the context embeddings (order lost)",
          cell="CharMLP",
-         old="""self.hidden = nn.Linear(context_size * embed_dim, hidden_dim)
-        self.out = nn.Linear(hidden_dim, vocab_size)
-        ### END SOLUTION
-
-    def forward(self, contexts):
-        ### BEGIN SOLUTION
-        e = self.embed(contexts).flatten(start_dim=1)""",
+         old="self.hidden = nn.Linear(context_size * embed_dim, hidden_dim)",
          new="""self.hidden = nn.Linear(embed_dim, hidden_dim)
-        self.out = nn.Linear(hidden_dim, vocab_size)
-        ### END SOLUTION
-
-    def forward(self, contexts):
-        ### BEGIN SOLUTION
-        e = self.embed(contexts).sum(dim=1)""",
+        self.forward = lambda contexts: self.out(torch.tanh(self.hidden(self.embed(contexts).sum(dim=1))))""",
          expect="concatenate"),
+    dict(name="CharMLP averages the context embeddings, tiled to k * E inputs (order lost)",
+         cell="CharMLP",
+         old="e = self.embed(contexts).flatten(start_dim=1)",
+         new="e = self.embed(contexts).mean(dim=1).repeat(1, self.context_size)",
+         expect="do not sum or average"),
     dict(name="sequence_log_prob leaves out the end token",
          cell="sequence_log_prob",
          old="log_p = torch.log_softmax(model(contexts), dim=1).gather(1, targets[:, None])[:, 0]",
@@ -173,6 +178,11 @@ MUTATIONS = [
          old="index_add(0, name_index, log_p)",
          new="index_add(0, name_index, log_p) / torch.bincount(name_index, minlength=len(names))",
          expect="sum their logs"),
+    dict(name="sequence_log_prob detached from the model",
+         cell="sequence_log_prob",
+         old="log_p = torch.log_softmax(model(contexts), dim=1)",
+         new="log_p = torch.log_softmax(model(contexts).detach(), dim=1)",
+         expect="differentiable"),
     dict(name="sample_names takes the argmax instead of sampling",
          cell="sample_names",
          old="nxt = torch.multinomial(probs, 1, generator=generator)[:, 0]",
@@ -183,4 +193,9 @@ MUTATIONS = [
          old="context = torch.cat([context[:, 1:], nxt[:, None]], dim=1)",
          new="pass",
          expect="feed it back"),
+    dict(name="sample_names ignores the generator",
+         cell="sample_names",
+         old="nxt = torch.multinomial(probs, 1, generator=generator)[:, 0]",
+         new="nxt = torch.multinomial(probs, 1)[:, 0]",
+         expect="generator argument"),
 ]

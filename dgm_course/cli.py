@@ -1,7 +1,7 @@
 """The ``dgm-course`` command: the instructor's side of the course.
 
     dgm-course release [ASSIGNMENT ...]     regenerate course/ and check it leaks nothing
-    dgm-course autograde ASSIGNMENT         grade submitted/*/ASSIGNMENT in sandboxed workers
+    dgm-course autograde ASSIGNMENT         grade submitted/*/ASSIGNMENT (tests in a checker, code in a sandbox)
     dgm-course feedback ASSIGNMENT          per-student HTML without hidden tests
     dgm-course export [--to grades.csv]     the gradebook as CSV (nbgrader's format)
     dgm-course report ASSIGNMENT            score histogram and per-exercise pass rates
@@ -15,26 +15,25 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 
-def _course(args) -> Path:
-    """The course root of the command (``--course`` or the folder above the cwd holding
-    nbgrader_config.py)."""
-    from ..course import ensure_venv_on_path, find_root
+def _course(args):
+    """The course of the command (``--course`` or the folder above the cwd holding
+    nbgrader_config.py), with the gradebook of ``--db-url`` if given."""
+    from .layout import Course, ensure_venv_on_path, find_root
 
     ensure_venv_on_path()
-    return find_root(args.course) if args.course else find_root()
+    return Course(find_root(args.course), db_url=getattr(args, "db_url", None))
 
 
 def cmd_release(args) -> int:
     """Regenerate the releases and verify that no solution or hidden test reached them."""
-    from ..course import generate_release, release_problems
+    from .release import generate_release, release_problems
 
-    root = _course(args)
-    names = generate_release(root, args.assignments or None)
+    course = _course(args)
+    names = generate_release(course, args.assignments or None)
     problems = []
-    for notebook, leaks in release_problems(root, names).items():
+    for notebook, leaks in release_problems(course, names).items():
         problems += [f"{notebook}: {p}" for p in leaks]
         print(f"released {notebook}: {'LEAKS' if leaks else 'clean'}")
     if problems:
@@ -47,22 +46,27 @@ def cmd_release(args) -> int:
 
 def cmd_autograde(args) -> int:
     """Grade every submission of an assignment and print the summary table."""
-    from .runner import NothingToGrade, autograde, format_table
+    from .coordinator import NothingToGrade, autograde, format_table
+    from .records import Limits
+    from .sandbox import SandboxUnavailable
 
-    root = _course(args)
-    limits = {"timeout": args.timeout, "notebook_timeout": args.notebook_timeout,
-              "memory_mb": args.memory, "max_output": args.max_output}
+    course = _course(args)
+    limits = Limits(timeout=args.timeout, notebook_timeout=args.notebook_timeout, memory_mb=args.memory,
+                    sandbox="none" if args.no_sandbox else "bwrap")
     try:
-        rows = autograde(root, args.assignment, jobs=args.jobs, executor=args.executor, limits=limits,
-                         db_url=args.db_url, students=args.student or None, progress=not args.quiet,
+        rows = autograde(course, args.assignment, jobs=args.jobs, executor=args.executor, limits=limits,
+                         students=args.student or None, progress=not args.quiet,
                          log=lambda m: print(m, file=sys.stderr))
-    except NothingToGrade as err:
+    except (NothingToGrade, SandboxUnavailable) as err:
         print(f"dgm-course autograde: {err}", file=sys.stderr)
-        return 1
+        return 1 if isinstance(err, NothingToGrade) else 2
     print(format_table(rows))
-    total = sum(r["score"] for r in rows)
-    print(f"\n{len(rows)} submission(s) graded; mean {total / len(rows):.2f} of {rows[0]['max']:g}; "
-          f"{sum(1 for r in rows if r['flags'])} flagged (details: reports/{args.assignment}/grading/<student>.json)")
+    total = sum(r.score for r in rows)
+    print(f"\n{len(rows)} submission(s) graded; mean {total / len(rows):.2f} of {rows[0].max:g}; "
+          f"{sum(1 for r in rows if r.flags)} flagged (details: reports/{args.assignment}/grading/<student>.json)")
+    if args.no_sandbox:
+        print("WARNING: graded with --no-sandbox: student code ran as you, without the OS sandbox "
+              "(it could read your files); the grades are not protected from hostile submissions.")
     return 0
 
 
@@ -70,8 +74,7 @@ def cmd_feedback(args) -> int:
     """Write feedback/<student>/<assignment>/<notebook>.html for every graded student."""
     from .feedback import generate_feedback
 
-    root = _course(args)
-    paths = generate_feedback(root, args.assignment, db_url=args.db_url, students=args.student or None)
+    paths = generate_feedback(_course(args), args.assignment, students=args.student or None)
     if not paths:
         print(f"dgm-course feedback: nothing autograded for {args.assignment}; run autograde first",
               file=sys.stderr)
@@ -85,8 +88,7 @@ def cmd_export(args) -> int:
     """Export the gradebook to CSV."""
     from .report import export_csv
 
-    root = _course(args)
-    path = export_csv(root, args.to, db_url=args.db_url)
+    path = export_csv(_course(args), args.to)
     print(f"wrote {path}")
     return 0
 
@@ -95,8 +97,7 @@ def cmd_report(args) -> int:
     """Print per-exercise pass rates and write the score histogram PNG."""
     from .report import make_report
 
-    root = _course(args)
-    text, png = make_report(root, args.assignment, db_url=args.db_url, to=args.to)
+    text, png = make_report(_course(args), args.assignment, to=args.to)
     print(text)
     print(f"\nwrote {png}")
     return 0
@@ -135,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook-timeout", type=float, default=900.0, metavar="S",
                    help="wall time per notebook (default 900)")
     p.add_argument("--memory", type=int, default=2048, metavar="MB",
-                   help="address-space limit of a worker (default 2048)")
-    p.add_argument("--max-output", type=int, default=1_000_000, metavar="BYTES",
-                   help="output a cell may print before it fails (default 1000000)")
+                   help="address-space limit of the student process (default 2048)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="grade without bubblewrap (process boundary only; student code runs as you): for "
+                        "machines without bwrap, never for untrusted submissions")
     p.add_argument("--db-url", default=None, metavar="URL",
                    help="gradebook URL, e.g. postgresql://user@host/db (default: nbgrader_config.py's)")
     p.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")

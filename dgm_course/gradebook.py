@@ -1,5 +1,5 @@
-"""The gradebook side of grading, through nbgrader's own ``Gradebook`` API (SQLite or
-PostgreSQL via SQLAlchemy): only the coordinator calls these functions.
+"""The gradebook, through nbgrader's own ``Gradebook`` API (SQLite or PostgreSQL via
+SQLAlchemy): only the coordinator writes grades.
 
 Grades are written the way nbgrader's ``SaveAutoGrades`` writes them (``auto_score`` per
 grade cell, ``needs_manual_grade`` when a manual score exists or the cell is manually
@@ -10,40 +10,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-
-def course_dirs(cfg) -> dict[str, str]:
-    """{"source", "release", "submitted", "autograded", "feedback"} folder names of an
-    nbgrader config (nbgrader's defaults where the config is silent)."""
-    cd = cfg.get("CourseDirectory", {})
-    return {"source": cd.get("source_directory", "source"),
-            "release": cd.get("release_directory", "release"),
-            "submitted": cd.get("submitted_directory", "submitted"),
-            "autograded": cd.get("autograded_directory", "autograded"),
-            "feedback": cd.get("feedback_directory", "feedback")}
-
-
-def default_db_url(root: str | os.PathLike, cfg) -> str:
-    """The gradebook URL of the config (nbgrader's default, root/gradebook.db, otherwise)."""
-    url = cfg.get("CourseDirectory", {}).get("db_url")
-    return normalize_db_url(url or "sqlite:///" + str(Path(root) / "gradebook.db"))
-
-
-def resolve_db_url(root: str | os.PathLike, cfg, db_url: str | None) -> str:
-    """``db_url`` (normalized) if given, else the config's gradebook."""
-    return normalize_db_url(db_url) if db_url else default_db_url(root, cfg)
-
-
-def normalize_db_url(url: str) -> str:
-    """``postgresql://...`` with the driver that is installed: SQLAlchemy 2.1 means psycopg 3
-    by a bare ``postgresql://``; with only psycopg2 installed it becomes
-    ``postgresql+psycopg2://``. Other URLs are returned unchanged."""
-    import importlib.util
-
-    if url.startswith(("postgresql://", "postgres://")) and importlib.util.find_spec("psycopg") is None \
-            and importlib.util.find_spec("psycopg2") is not None:
-        return "postgresql+psycopg2://" + url.split("://", 1)[1]
-    return url
 
 
 def has_assignment(db_url: str, course_id: str, assignment: str, notebooks: list[str]) -> bool:
@@ -60,19 +26,16 @@ def has_assignment(db_url: str, course_id: str, assignment: str, notebooks: list
     return True
 
 
-def ensure_assignment(root: str | os.PathLike, assignment: str, db_url: str, notebooks: list[str]) -> bool:
-    """Register ``assignment`` (its cells, hidden tests included) in the gradebook at
-    ``db_url`` if it is not there yet, by running nbgrader's generate_assignment against
-    that database (the release it rewrites is byte-identical). Returns True if it did."""
-    from ..course import api, load_config
-
-    course_id = load_config(root).get("CourseDirectory", {}).get("course_id", "")
-    if has_assignment(db_url, course_id, assignment, notebooks):
+def ensure_assignment(course, assignment: str) -> bool:
+    """Register ``assignment`` (its cells, hidden tests included) in the course's gradebook if it
+    is not there yet, by running nbgrader's generate_assignment against that database (the
+    release it rewrites is byte-identical). Returns True if it did."""
+    names = course.notebook_names(assignment)
+    if has_assignment(course.db_url, course.course_id, assignment, names):
         return False
-    result = api(root, **{"CourseDirectory.db_url": db_url}).generate_assignment(
-        assignment, force=True, create=True)
+    result = course.api().generate_assignment(assignment, force=True, create=True)
     if not result["success"]:
-        raise RuntimeError(f"nbgrader could not register {assignment} in {db_url}:\n{result['log']}")
+        raise RuntimeError(f"nbgrader could not register {assignment} in {course.db_url}:\n{result['log']}")
     return True
 
 
@@ -124,19 +87,12 @@ def read_scores(db_url: str, course_id: str, assignment: str) -> dict[str, dict[
     return out
 
 
-def report_path(root: str | os.PathLike, assignment: str, student: str) -> Path:
-    """Where dgm-course keeps a student's grading report (flags, run status) for the
-    instructor: reports/<assignment>/grading/<student>.json, outside autograded/ (whose
-    files nbgrader copies into the student's feedback)."""
-    return Path(root) / "reports" / assignment / "grading" / f"{student}.json"
-
-
 def read_timestamp(folder: str | os.PathLike):
     """The submission time in ``folder/timestamp.txt`` as nbgrader parses it, or None."""
     from nbgrader.utils import parse_utc
 
     path = Path(folder) / "timestamp.txt"
-    if not path.exists():
+    if not path.is_file() or path.is_symlink() or path.stat().st_size > 1000:  # a student's file: read it warily
         return None
     try:
         return parse_utc(path.read_text().strip())

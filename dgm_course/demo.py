@@ -35,8 +35,8 @@ READER = '''def negative_log_likelihood(X, y, w, b):
 
 def make_class(course: Path) -> list[str]:
     """Write the synthetic submissions under course/submitted/; returns the student ids."""
-    from ..course import submit
-    from ..notebooks import cell_by_id, fill_answers, read_notebook
+    from .layout import submit
+    from .notebooks import cell_by_id, fill_answers, read_notebook
 
     release = read_notebook(course / "course" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     source = read_notebook(course / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
@@ -61,20 +61,25 @@ def make_class(course: Path) -> list[str]:
 def run_demo(folder: str | os.PathLike | None = None, jobs: int | None = None, out=sys.stdout) -> int:
     """Build a course in ``folder`` (default: a new temporary folder, kept and printed), then
     run release, autograde, feedback, export and report on it. Returns 0 on success."""
-    from ..course import make_scratch_course, release_problems
+    from .coordinator import autograde, format_table
     from .feedback import generate_feedback
+    from .layout import Course, make_scratch_course
+    from .records import Limits
+    from .release import release_problems
     from .report import export_csv, make_report
-    from .runner import autograde, format_table
 
-    course = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="dgm-course-demo-"))
+    folder = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="dgm-course-demo-"))
     say = lambda *a: print(*a, file=out, flush=True)  # noqa: E731
-    say(f"demo course: {course}\n\n1. release (nbgrader generate_assignment + leak check)")
-    make_scratch_course(course, [ASSIGNMENT])  # private (0700): the sandbox user cannot look inside
-    for notebook, leaks in release_problems(course, [ASSIGNMENT]).items():
-        say(f"   course/{notebook}: {'LEAKS: ' + '; '.join(leaks) if leaks else 'clean'}")
-    students = make_class(course)
+    say(f"demo course: {folder}\n\n1. release (nbgrader generate_assignment + leak check)")
+    make_scratch_course(folder, [ASSIGNMENT])  # private (0700)
+    course = Course(folder)
+    leaks = []
+    for notebook, problems in release_problems(course, [ASSIGNMENT]).items():
+        leaks += problems
+        say(f"   course/{notebook}: {'LEAKS: ' + '; '.join(problems) if problems else 'clean'}")
+    students = make_class(folder)
     say(f"\n2. autograde {len(students)} submissions: {', '.join(students)}")
-    rows = autograde(course, ASSIGNMENT, jobs=jobs, limits={"timeout": 60}, progress=True,
+    rows = autograde(course, ASSIGNMENT, jobs=jobs, limits=Limits(timeout=60), progress=True,
                      log=lambda m: say("   " + m))
     say(format_table(rows))
     say("\n3. feedback (hidden tests removed)")
@@ -85,6 +90,6 @@ def run_demo(folder: str | os.PathLike | None = None, jobs: int | None = None, o
     text, png = make_report(course, ASSIGNMENT)
     say(text)
     say(f"   {png}")
-    say(f"\nEverything is in {course} (gradebook.db, autograded/, feedback/, grades.csv, reports/). "
+    say(f"\nEverything is in {folder} (gradebook.db, autograded/, feedback/, grades.csv, reports/). "
         "Remove it when done.")
     return 0 if not leaks else 1

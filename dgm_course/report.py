@@ -5,21 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def export_csv(root, to: str | Path = "grades.csv", db_url: str | None = None) -> Path:
-    """Write every grade of the gradebook to ``to`` (relative to the course root) with
+def export_csv(course, to: str | Path = "grades.csv") -> Path:
+    """Write every grade of the course's gradebook to ``to`` (relative to the course root) with
     nbgrader's CSV exporter; returns the path."""
     from nbgrader.api import Gradebook
     from nbgrader.plugins.export import CsvExportPlugin
 
-    from ..course import load_config
-    from . import store
-
-    root = Path(root).resolve()
-    cfg = load_config(root)
-    dest = Path(to) if Path(to).is_absolute() else root / to
-    plugin = CsvExportPlugin(config=cfg)
+    dest = Path(to) if Path(to).is_absolute() else course.root / to
+    plugin = CsvExportPlugin(config=course.config)
     plugin.to = str(dest)
-    with Gradebook(store.resolve_db_url(root, cfg, db_url), cfg.get("CourseDirectory", {}).get("course_id", "")) as gb:
+    with Gradebook(course.db_url, course.course_id) as gb:
         plugin.export(gb)
     return dest
 
@@ -27,7 +22,7 @@ def export_csv(root, to: str | Path = "grades.csv", db_url: str | None = None) -
 def exercises(source_nb) -> list[tuple[str, list[str]]]:
     """[(exercise, [test grade_ids])] in notebook order: an exercise is an answer cell's
     grade_id and owns the test cells that follow it up to the next answer cell."""
-    from ..notebooks import is_solution_cell, is_test_cell, nbgrader_meta
+    from .notebooks import is_solution_cell, is_test_cell, nbgrader_meta
 
     out: list[tuple[str, list[str]]] = []
     for cell in source_nb.cells:
@@ -55,7 +50,21 @@ def pass_rates(scores: dict[str, dict[str, tuple]], groups) -> list[dict]:
     return rows
 
 
-def make_report(root, assignment: str, db_url: str | None = None, to: str | Path | None = None) -> tuple[str, Path]:
+def crash_table(course, assignment: str) -> list[dict]:
+    """[{student, notebook, exercise, reason}] of every crash in the instructor's grading reports."""
+    import json
+
+    rows = []
+    for path in sorted((course.root / "reports" / assignment / "grading").glob("*.json")):
+        report = json.loads(path.read_text())
+        for nb in report.get("notebooks", []):
+            for crash in nb.get("crashes", []):
+                rows.append({"student": path.stem, "notebook": nb["name"], "exercise": crash["exercise"],
+                             "reason": crash["reason"]})
+    return rows
+
+
+def make_report(course, assignment: str, to: str | Path | None = None) -> tuple[str, Path]:
     """Print-ready text (per-exercise pass rates and score summary) and a PNG (histogram of
     total scores, bar chart of pass rates) for one assignment. Returns (text, png path)."""
     import matplotlib
@@ -63,19 +72,15 @@ def make_report(root, assignment: str, db_url: str | None = None, to: str | Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..course import load_config
-    from ..notebooks import read_notebook
-    from . import store
+    from . import gradebook
+    from .notebooks import read_notebook
 
-    root = Path(root).resolve()
-    cfg = load_config(root)
-    dirs = store.course_dirs(cfg)
-    scores = store.read_scores(store.resolve_db_url(root, cfg, db_url),
-                               cfg.get("CourseDirectory", {}).get("course_id", ""), assignment)
+    root = course.root
+    scores = gradebook.read_scores(course.db_url, course.course_id, assignment)
     if not scores:
         raise FileNotFoundError(f"no graded submissions of {assignment} in the gradebook; run autograde first")
     groups = []
-    for src in sorted((root / dirs["source"] / assignment).glob("*.ipynb")):
+    for src in sorted(course.folder("source", assignment).glob("*.ipynb")):
         groups += exercises(read_notebook(src))
     rates = pass_rates(scores, groups)
     totals = {s: sum(g[0] or 0 for g in grades.values()) for s, grades in sorted(scores.items())}
@@ -87,6 +92,10 @@ def make_report(root, assignment: str, db_url: str | None = None, to: str | Path
     for r in rates:
         lines.append(f"{r['exercise'].ljust(width)}  {r['points']:6g}  {r['passed']:3d}/{r['students']:<3d} "
                      f"{100 * r['rate']:4.0f}%  {r['mean']:5.2f}")
+    crashes = crash_table(course, assignment)
+    if crashes:
+        lines += ["", "crashes and timeouts (each cost the rest of its exercise):"]
+        lines += [f"  {c['student']}  {c['notebook']}  {c['exercise']}: {c['reason']}" for c in crashes]
     text = "\n".join(lines)
     png = Path(to) if to else root / "reports" / f"{assignment}.png"
     png = png if png.is_absolute() else root / png

@@ -1,5 +1,5 @@
-"""Instructor tooling shared by the tests and the command line: reading nbgrader notebooks,
-executing them cell by cell, and checking that a student release leaks nothing.
+"""Notebook tools of the instructor side: reading nbgrader notebooks, executing them cell by cell
+(tests, bench), and checking that a student release leaks nothing.
 
 Vocabulary (nbgrader's): a *solution cell* holds an answer between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION``; a *test cell* (``grade: true`` on a code cell) earns points when it
@@ -32,13 +32,17 @@ def nbgrader_meta(cell) -> dict:
 
 
 def is_test_cell(cell) -> bool:
-    """An autograded test cell: a code cell with ``grade: true`` and ``solution: false``."""
-    m = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
+    """An autograded test cell (nbgrader's predicates: a graded code cell that is not an answer)."""
+    from nbgrader.utils import is_grade, is_solution
+
+    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
 
 
 def is_solution_cell(cell) -> bool:
-    return bool(nbgrader_meta(cell).get("solution"))
+    """An answer cell (nbgrader's ``is_solution``)."""
+    from nbgrader.utils import is_solution
+
+    return is_solution(cell)
 
 
 def cell_by_id(nb, grade_id: str):
@@ -206,3 +210,14 @@ def fill_answers(release_nb, source_nb):
                 line for line in src[gid].source.splitlines()
                 if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
     return nb
+
+
+def transform_magics(source: str) -> str:
+    """Notebook code with IPython syntax turned into plain Python calls of ``get_ipython()``
+    (``%matplotlib inline`` -> ``get_ipython().run_line_magic('matplotlib', 'inline')``); line
+    numbers are kept."""
+    if "%" not in source and "!" not in source:
+        return source
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source).rstrip("\n")

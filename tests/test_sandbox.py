@@ -1,0 +1,249 @@
+"""The OS sandbox of the student process (dgm_course/sandbox.py), probed from inside by student
+code: what it sees, what it can reach, its limits, and that nothing it starts outlives it."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from boundary import require_bwrap, run_cells, status
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+PROBE = """
+    import os, resource, socket, sys
+    def probe(port, paths):
+        out = {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups()}
+        status = open("/proc/self/status").read().splitlines()
+        out["status"] = {l.split(":")[0]: l.split(":")[1].strip() for l in status
+                         if l.startswith(("CapEff", "CapPrm", "CapBnd", "NoNewPrivs"))}
+        out["root"] = sorted(os.listdir("/"))
+        out["visible"] = {p: os.path.exists(p) for p in paths}
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            out["net"] = "connected"
+        except OSError as err:
+            out["net"] = type(err).__name__
+        out["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        out["limits"] = {n: resource.getrlimit(getattr(resource, n))[0]
+                         for n in ("RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE")}
+        out["cwd"] = os.getcwd()
+        try:
+            with open("fill.bin", "wb") as fh:
+                for _ in range(300):
+                    fh.write(b"0" * 2**20)
+                    fh.flush()
+            out["fill"] = "wrote 300 MB"
+        except OSError as err:
+            out["fill"] = err.errno
+        finally:
+            if os.path.exists("fill.bin"):
+                os.remove("fill.bin")
+        out["writable"] = []
+        for p in ("/usr/x", "/opt/dgm/x", os.path.join(sys.prefix, "x"), "/proc/x", "/x"):
+            try:
+                open(p, "w").close()
+                out["writable"].append(p)
+            except OSError:
+                pass
+        return out
+"""
+
+
+def test_the_student_process_sees_only_python_and_its_scratch(tmp_path):
+    require_bwrap()
+    secret = tmp_path / "other-student-scratch"
+    secret.mkdir()
+    (secret / "answers.txt").write_text("do not read")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    paths = [str(ROOT / "solutions"), str(ROOT / "course"), str(ROOT / "dgm_course" / "coordinator.py"),
+             str(ROOT / "nbgrader_config.py"), str(secret), str(secret / "answers.txt"), "/etc/passwd",
+             "/root/.bashrc", "/var", "/home"]
+    r = run_cells(("answer", PROBE), ("test", f"info = probe({port}, {paths!r})"), memory_mb=1536, scratch_mb=64)
+    listener.close()
+    assert status(r, 1) == "ok"
+    info = r["_runner"].ns["info"]
+    if os.geteuid() == 0:  # a uid of its own, so that process limits are per sandbox
+        assert info["uid"] >= 300_000 and info["gid"] == info["uid"] and info["groups"] == [], info
+    else:
+        assert info["uid"] == 65534 and info["gid"] == 65534, info
+    assert info["status"]["CapEff"] == info["status"]["CapPrm"] == "0000000000000000"
+    if os.geteuid() == 0:
+        assert info["status"]["CapBnd"] == "0000000000000000" and info["status"]["NoNewPrivs"] == "1"
+    assert not any(info["visible"].values()), f"visible from the sandbox: {info['visible']}"
+    assert set(info["root"]) <= {"bin", "dev", "lib", "lib64", "opt", "proc", "sbin", "tmp", "usr", "etc", "root",
+                                 "work", "home"}, info["root"]
+    assert info["net"] != "connected", "the sandbox reached a server on the host's loopback"
+    assert os.getpid() not in info["pids"] and len(info["pids"]) < 10, info["pids"]
+    assert info["limits"]["RLIMIT_AS"] == 1536 * 2**20 and info["limits"]["RLIMIT_CORE"] == 0
+    assert info["limits"]["RLIMIT_FSIZE"] == 64 * 2**20 and info["limits"]["RLIMIT_NOFILE"] == 512
+    assert info["fill"] in (27, 28), f"filling the scratch folder did not stop: {info['fill']}"
+    assert info["cwd"] == "/tmp" and info["writable"] == [], info["writable"]
+
+
+def _sleepers(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if (entry / "cmdline").read_bytes() == b"sleep\0" + marker.encode() + b"\0":
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+DAEMON = """
+    import os, signal
+    def daemon(marker):
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            if os.fork() == 0:
+                for sig in (signal.SIGHUP, signal.SIGTERM):
+                    signal.signal(sig, signal.SIG_IGN)
+                os.execv("/bin/sleep", ["sleep", marker])
+            os._exit(0)
+        os.waitpid(pid, 0)
+        return True
+"""
+
+
+def test_what_the_student_process_starts_ends_with_it():
+    require_bwrap()
+    marker = "4321.123"
+    r = run_cells(("answer", DAEMON),
+                  ("test", f"""
+                      import time
+                      from test_sandbox import _sleepers
+                      assert daemon({marker!r})
+                      time.sleep(0.5)
+                      alive_during_run = len(_sleepers({marker!r}))"""))
+    assert status(r, 1) == "ok"
+    assert r["_runner"].ns["alive_during_run"] == 1, "the daemon never ran: the test proves nothing"
+    deadline = time.monotonic() + 10
+    while _sleepers(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _sleepers(marker), "a daemon started by student code outlived its sandbox"
+
+
+def test_killing_the_checker_ends_the_sandbox(tmp_path):
+    """--die-with-parent: if the checker itself dies (kill -9), the student process and what it
+    started die too."""
+    require_bwrap()
+    marker = "4321.456"
+    script = tmp_path / "checker.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, time
+        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]
+        from dgm_course.checker import Conn, Remote
+        from dgm_course.sandbox import SandboxConfig
+        import textwrap
+        from test_sandbox import DAEMON
+        conn = Conn(SandboxConfig(mode="bwrap"))
+        conn.start()
+        conn.deadline = time.monotonic() + 60
+        conn.request({{"op": "exec", "source": textwrap.dedent(DAEMON), "filename": "<student-cell-0>"}})
+        Remote(conn, "daemon", "daemon")({marker!r})
+        print("ready", flush=True)
+        time.sleep(600)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        assert len(_sleepers(marker)) == 1
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _sleepers(marker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _sleepers(marker), "the sandbox outlived its checker"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in _sleepers(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_autograde_refuses_without_bwrap_and_says_what_to_install(monkeypatch):
+    from dgm_course import sandbox
+
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    with pytest.raises(sandbox.SandboxUnavailable) as err:
+        sandbox.check_bwrap()
+    assert "apt-get install bubblewrap" in str(err.value) and "--no-sandbox" in str(err.value)
+
+
+def test_a_sandbox_of_memory_hogs_cannot_take_the_machine():
+    """Forked processes each under the per-process memory limit: the sandbox's cgroup caps their
+    sum (here 4 x the headroom under a 1536 MB limit), and the process cap stops a fork bomb."""
+    from dgm_course.sandbox import Cgroups
+
+    require_bwrap()
+    probe = Cgroups("dgm-probe", 2**30, 64)
+    probe.remove()
+    if os.geteuid() == 0 and os.access("/sys/fs/cgroup/memory", os.W_OK):
+        assert probe.applied == ["memory", "pids"], "cgroups are writable here but were not applied"
+    else:
+        pytest.skip("this machine does not let the grader create cgroups (the rlimits alone hold)")
+    r = run_cells(("answer", """
+        import os, time
+        def headroom_mb(limit_mb):
+            # what one more allocation may take under the address-space limit (the process
+            # already maps the interpreter and its libraries)
+            vm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize:"))
+            return limit_mb - vm // 1024 - 64
+        def hogs(n, mb):
+            pids = []
+            for _ in range(n):
+                try:
+                    pid = os.fork()
+                except (OSError, MemoryError):  # the cap may also refuse the fork itself
+                    break
+                if pid == 0:  # never return into the student process's loop
+                    try:
+                        block = bytearray(mb * 2**20)
+                        for i in range(0, len(block), 4096):
+                            block[i] = 1
+                        time.sleep(30)
+                    finally:
+                        os._exit(0)
+                pids.append(pid)
+            time.sleep(3)
+            alive = 0
+            for pid in pids:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                alive += done == 0
+            return alive
+        def bomb():
+            n = 0
+            try:
+                while True:
+                    if os.fork() == 0:
+                        time.sleep(30)
+                        os._exit(0)
+                    n += 1
+            except OSError:
+                return n
+        """),
+        ("test", "mb = headroom_mb(1536)"),
+        ("test", "alive = hogs(4, mb)"),
+        ("test", "forks = bomb()"),
+        memory_mb=1536, timeout=30)
+    ns = r["_runner"].ns
+    # each hog fits under the address-space limit; 4 of them do not fit in the sandbox's cgroup
+    # (1536 MB + the scratch folder)
+    assert status(r, 1) == "ok" and ns["mb"] >= 500, f"{ns.get('mb')} MB of headroom under a 1.5 GB limit"
+    assert status(r, 2) == "ok" and ns["alive"] < 4, f"{ns.get('alive')} hogs of {ns['mb']} MB lived in 1.5 GB"
+    assert status(r, 3) == "ok" and ns["forks"] < 256, ns.get("forks")
