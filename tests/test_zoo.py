@@ -49,7 +49,7 @@ _ROUTES = ["custom_exc", "input_transformer", "ipython_events", "frame_walk", "g
            "delete_test_cells", "edit_plain_cell", "forge_report", "frame_forgery", "corrupt_notebook"]
 _RESOURCES = ["os_exit", "swallow_interrupt", "huge_output", "memory_bomb", "memfd_hoard", "fill_scratch_disk",
               "fork_bomb", "kill_everything", "channel_malformed", "channel_oversized", "channel_flood",
-              "channel_close", "channel_warnings"]
+              "channel_close", "channel_deaf", "channel_warnings"]
 CI_SELECTION = {
     "01_logistic_regression": _ROUTES + _RESOURCES,
     # what the tests compare differs (arrays, scipy references computed after the call)

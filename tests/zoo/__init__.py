@@ -1005,6 +1005,17 @@ if server is not None:
     time.sleep(30)
 '''
 
+CHANNEL_DEAF = '''
+# the process answers this call, then never reads its input again: the channel stays open (a copy
+# of its read end is kept), its loop reads an empty pipe of its own; the grader's next requests
+# fill a pipe nobody reads
+import os
+server = _zoo_channel()
+if server is not None:
+    _zoo_keep = os.dup(server.cin)
+    server.cin = os.pipe()[0]
+'''
+
 CHANNEL_WARNINGS = '''
 # every later reply of this process carries 20 warnings of 1000 characters each (reissued by the
 # grader): if the grader printed them where nobody reads, it would block
@@ -1404,6 +1415,8 @@ ATTACKS: list[Attack] = [
            answer_build(body=_first_call(CHANNEL_FLOOD), right=True)),
     Attack("channel_close", "closes its channel input and never answers", "abuse",
            answer_build(body=_first_call(CHANNEL_CLOSE), right=True)),
+    Attack("channel_deaf", "answers its first call, then never reads its channel input again (kept open)",
+           "abuse", answer_build(body=_first_call(CHANNEL_DEAF), right=True)),
     Attack("channel_warnings", "every later reply carries 20 warnings of 1000 characters", "abuse",
            answer_build(prelude=f"def _zoo_install():\n{textwrap.indent(CHANNEL_WARNINGS, '    ')}\n_zoo_install()",
                         right=True)),
