@@ -247,7 +247,9 @@ def markdown(res: dict) -> str:
         for name, r in res["grading_per_notebook"].items():
             lines.append(f"| {name} | {r['batch_seconds_per_submission']:.1f} | {r['worker_seconds']:.1f} |")
     if res.get("grading"):
-        lines += ["", f"| autograding ({res['grading']['nbgrader']['submissions']} submissions) | seconds | "
+        graded = ", ".join(name[:2] for name in res["grading"]["nbgrader"]["per_assignment"])
+        n = res["grading"]["nbgrader"]["submissions"]
+        lines += ["", f"| autograding ({n} submissions of {graded} only) | seconds | "
                       "s / submission | speed-up vs nbgrader |", "|---|---|---|---|"]
         for mode, r in res["grading"].items():
             lines.append(f"| {mode} | {r['seconds']:.1f} | {r['seconds_per_submission']:.2f} | "
