@@ -3,12 +3,14 @@
 Writes bench/results.json and prints a Markdown table. Nothing here is a test: timings vary
 with the machine; tests/test_bench.py only checks that this script runs on a tiny setting.
 
-    python bench/run.py                 # the full benchmark (about 10 minutes on 2 cores)
-    python bench/run.py --tiny          # smoke run: notebook 01 once, a class of 2
+    python bench/run.py                 # the full benchmark (about 20 minutes on 2 cores)
+    python bench/run.py --tiny          # smoke run: notebook 01 once, classes of 4, no Dask
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import datetime
 import json
 import os
@@ -109,95 +111,146 @@ def run_notebook(name: str, repeats: int) -> dict:
     return {"seconds": statistics.median(times), "runs": times, "quality": extra, "training_seconds": cell_seconds}
 
 
-def make_class(root: Path, name: str, n: int) -> list[str]:
-    """Submissions for a synthetic class: perfect, blank and partly right (one answer left blank)."""
+KINDS = ("honest", "partial", "blank", "crashing")
+
+
+def class_notebook(release, source, kind: str):
+    """One submission of a synthetic class: the solutions ("honest"), the solutions with the
+    first answer left as the stub ("partial"), the release untouched ("blank"), or the
+    solutions whose first answer ends its process ("crashing": the student process dies
+    there; plain nbgrader's kernel dies)."""
+    if kind == "blank":
+        return release
+    nb = fill_answers(release, source)
+    first = next(c for c in nb.cells if is_solution_cell(c) and c.cell_type == "code")
+    if kind == "partial":
+        first.source = cell_by_id(release, first.metadata["nbgrader"]["grade_id"]).source
+    elif kind == "crashing":
+        first.source += "\nimport os\nos._exit(3)\n"
+    return nb
+
+
+def make_class(root: Path, name: str, kinds: list[str]) -> list[str]:
+    """Submit one notebook per entry of ``kinds`` (student000, student001, ...)."""
     from dgm_course.layout import submit
 
     release = read_notebook(root / "course" / name / f"{name}.ipynb")
-    perfect = fill_answers(release, read_notebook(ROOT / "solutions" / name / f"{name}.ipynb"))
-    partial = nbformat.from_dict(json.loads(json.dumps(perfect)))
-    first = next(c for c in partial.cells if is_solution_cell(c) and c.cell_type == "code")
-    first.source = cell_by_id(release, first.metadata["nbgrader"]["grade_id"]).source
-    students = [f"student{i:03d}" for i in range(n)]
-    for i, student in enumerate(students):
-        submit(root, student, name, [perfect, partial, release][i % 3])
+    source = read_notebook(ROOT / "solutions" / name / f"{name}.ipynb")
+    students = [f"student{i:03d}" for i in range(len(kinds))]
+    for student, kind in zip(students, kinds):
+        submit(root, student, name, class_notebook(release, source, kind))
     return students
 
 
-def scratch_course(names: list[str], sizes: dict[str, int]) -> Path:
+def scratch_course(names: list[str], kinds: list[str]) -> Path:
     from dgm_course.layout import make_scratch_course
 
     root = make_scratch_course(tempfile.mkdtemp(prefix="dgm-bench-"), names, ROOT)
     for name in names:
-        make_class(root, name, sizes[name])
+        make_class(root, name, kinds)
     return root
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path, one_core: bool = False, check: bool = True) -> float:
+    """Wall seconds of ``cmd`` (``one_core``: pinned to one CPU, with everything it starts)."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
+    pin = (lambda: os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})) if one_core else None
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, preexec_fn=pin)
+    if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return time.perf_counter() - start
 
 
-def grading_throughput(sizes: dict[str, int], dask: bool) -> dict:
-    """Seconds per submission: plain nbgrader vs dgm-course --jobs 1 / 2 (and a local Dask cluster)."""
-    bindir = Path(sys.executable).parent
-    modes = {"nbgrader": lambda a: [str(bindir / "nbgrader"), "autograde", a],
-             "dgm-course --jobs 1": lambda a: [str(bindir / "dgm-course"), "autograde", a, "--jobs", "1"],
-             "dgm-course --jobs 2": lambda a: [str(bindir / "dgm-course"), "autograde", a, "--jobs", "2"]}
-    cluster = None
-    if dask:
+def worker_seconds(root: Path, name: str) -> list[float]:
+    """Seconds of each submission's worker (from dgm-course's per-student reports)."""
+    return [json.loads(p.read_text())["seconds"] for p in sorted((root / "reports" / name / "grading").glob("*.json"))]
+
+
+def scores(root: Path, name: str) -> dict[str, float]:
+    return {p.stem: json.loads(p.read_text())["score"] for p in (root / "reports" / name / "grading").glob("*.json")}
+
+
+class DaskCluster:
+    """A local Dask cluster of two single-threaded worker processes."""
+
+    def __enter__(self):
         from dask.distributed import LocalCluster
 
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                               processes=True)
-        address = cluster.scheduler_address.replace("tcp://", "")
-        modes["dgm-course dask (2 workers)"] = lambda a: [str(bindir / "dgm-course"), "autograde", a,
-                                                          "--executor", f"dask://{address}"]
-    out = {}
-    try:
-        for mode, cmd in modes.items():
-            root = scratch_course(list(sizes), sizes)
-            seconds = {a: timed(cmd(a), root) for a in sizes}
-            n = sum(sizes.values())
-            out[mode] = {"seconds": sum(seconds.values()), "per_assignment": seconds,
-                         "seconds_per_submission": sum(seconds.values()) / n, "submissions": n}
+        self.cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                    processes=True)
+        return "dask://" + self.cluster.scheduler_address.replace("tcp://", "")
+
+    def __exit__(self, *exc):
+        self.cluster.close()
+
+
+def grading_comparison(names: list[str], kinds: list[str], dask: bool) -> dict:
+    """Every notebook's class (``kinds``) graded by plain ``nbgrader autograde``, ``dgm-course
+    --jobs 1`` pinned to one core, ``--jobs 2`` and a local two-worker Dask cluster, one
+    assignment after another, each from a fresh scratch course: seconds per submission for the
+    whole batch (wall time of the command / submissions) and, for dgm-course --jobs 1, for one
+    submission's worker alone on one core."""
+    bindir = Path(sys.executable).parent
+    dgm = [str(bindir / "dgm-course"), "autograde"]
+    modes = {"nbgrader": (lambda a, _: [str(bindir / "nbgrader"), "autograde", a], False),
+             "dgm-course --jobs 1 (one core)": (lambda a, _: dgm + [a, "--jobs", "1"], True),
+             "dgm-course --jobs 2": (lambda a, _: dgm + [a, "--jobs", "2"], False)}
+    if dask:
+        modes["dgm-course dask (2 workers)"] = (lambda a, address: dgm + [a, "--executor", address], False)
+    out: dict = {"kinds": kinds, "modes": {}}
+    with (DaskCluster() if dask else contextlib.nullcontext("")) as address:
+        for mode, (cmd, one_core) in modes.items():
+            root = scratch_course(names, kinds)
+            per = {}
+            for name in names:
+                print(f"  {mode}: {name} ...", flush=True)
+                # plain nbgrader exits with an error when a kernel dies (the crashing submission):
+                # it gives that student no grade at all, and grades the others
+                seconds = timed(cmd(name, address), root, one_core, check=mode != "nbgrader")
+                per[name] = {"seconds": seconds, "seconds_per_submission": seconds / len(kinds),
+                             "graded": sum(1 for s in (root / "autograded").glob(f"*/{name}/{name}.ipynb"))}
+                if mode != "nbgrader":
+                    alone = worker_seconds(root, name)
+                    per[name]["worker_seconds"] = statistics.mean(alone)
+                    per[name]["worker_seconds_max"] = max(alone)
+                    per[name]["scores"] = scores(root, name)
+            total = sum(r["seconds"] for r in per.values())
+            out["modes"][mode] = {"per_notebook": per, "seconds": total, "submissions": len(kinds) * len(names),
+                                  "seconds_per_submission": total / (len(kinds) * len(names))}
             shutil.rmtree(root, ignore_errors=True)
+    base = out["modes"]["nbgrader"]["seconds"]
+    for r in out["modes"].values():
+        r["speedup_vs_nbgrader"] = base / r["seconds"]
+    return out
+
+
+def class_run(names: list[str], students: int, dask: bool) -> dict:
+    """A simulated class (``students`` x every notebook; mostly honest, some partial, blank and
+    crashing submissions) graded assignment by assignment through a local two-worker Dask
+    cluster (or --jobs 2 without Dask): wall time, and core-seconds per submission."""
+    pattern = ["honest", "partial", "honest", "blank", "honest", "crashing", "honest", "partial", "honest", "blank"]
+    kinds = [pattern[i % len(pattern)] for i in range(students)]
+    root = scratch_course(names, kinds)
+    bindir = Path(sys.executable).parent
+    per = {}
+    try:
+        with (DaskCluster() if dask else contextlib.nullcontext("")) as address:
+            executor = ["--executor", address] if dask else ["--jobs", "2"]
+            start = time.perf_counter()
+            for name in names:
+                print(f"  class of {students}: {name} ...", flush=True)
+                seconds = timed([str(bindir / "dgm-course"), "autograde", name] + executor, root)
+                per[name] = {"seconds": seconds, "worker_seconds": statistics.mean(worker_seconds(root, name))}
+            wall = time.perf_counter() - start
     finally:
-        if cluster is not None:
-            cluster.close()
-    base = out["nbgrader"]["seconds"]
-    for mode in out:
-        out[mode]["speedup_vs_nbgrader"] = base / out[mode]["seconds"]
-    return out
-
-
-def grading_per_notebook(names: list[str], copies: int = 2) -> dict:
-    """Per notebook: ``copies`` perfect submissions graded by dgm-course (``autograde`` called in
-    this process, --jobs 1); seconds per submission for the whole batch (the instructor's
-    solution, graded too as a check, included) and for one submission's worker alone."""
-    from dgm_course.coordinator import autograde
-    from dgm_course.layout import Course, make_scratch_course, submit
-
-    out = {}
-    for name in names:
-        root = make_scratch_course(tempfile.mkdtemp(prefix="dgm-bench-nb-"), [name], ROOT)
-        perfect = fill_answers(read_notebook(root / "course" / name / f"{name}.ipynb"),
-                               read_notebook(ROOT / "solutions" / name / f"{name}.ipynb"))
-        for k in range(copies):
-            submit(root, f"student{k}", name, perfect)
-        start = time.perf_counter()
-        rows = autograde(Course(root), name, jobs=1, progress=False, log=lambda m: None)
-        batch = time.perf_counter() - start
-        if any(r.score != r.max for r in rows):
-            raise RuntimeError(f"{name}: the solutions lost points when graded: {rows}")
-        alone = statistics.mean(r.seconds for r in rows)
-        out[name] = {"batch_seconds_per_submission": batch / copies, "worker_seconds": alone, "copies": copies}
-        print(f"  {name}: batch {batch / copies:.1f} s/submission, worker alone {alone:.1f} s", flush=True)
         shutil.rmtree(root, ignore_errors=True)
-    return out
+    cores = 2
+    n = students * len(names)
+    core_seconds = wall * cores / n
+    return {"students": students, "notebooks": len(names), "submissions": n, "kinds": dict(collections.Counter(kinds)),
+            "executor": "dask (2 workers)" if dask else "--jobs 2", "wall_seconds": wall, "per_notebook": per,
+            "core_seconds_per_submission": core_seconds,
+            "estimate_300x6_16_cores_minutes": 300 * 6 * core_seconds / 16 / 60}
 
 
 def versions() -> dict:
@@ -242,31 +295,51 @@ def markdown(res: dict) -> str:
                   f"| gradient descent (01) | {v['gd_nll']:.8f} | {v['gd_seconds']:.4f} |",
                   f"| scikit-learn LogisticRegression (C=inf) | {v['sklearn_nll']:.8f} | {v['sklearn_seconds']:.4f} |",
                   f"| gap | {v['gd_nll'] - v['sklearn_nll']:.2e} | |"]
-    if res.get("grading_per_notebook"):
-        lines += ["", "| dgm-course --jobs 1, per notebook | batch s / submission | worker alone s |", "|---|---|---|"]
-        for name, r in res["grading_per_notebook"].items():
-            lines.append(f"| {name} | {r['batch_seconds_per_submission']:.1f} | {r['worker_seconds']:.1f} |")
     if res.get("grading"):
-        graded = ", ".join(name[:2] for name in res["grading"]["nbgrader"]["per_assignment"])
-        n = res["grading"]["nbgrader"]["submissions"]
-        lines += ["", f"| autograding ({n} submissions of {graded} only) | seconds | "
-                      "s / submission | speed-up vs nbgrader |", "|---|---|---|---|"]
-        for mode, r in res["grading"].items():
-            lines.append(f"| {mode} | {r['seconds']:.1f} | {r['seconds_per_submission']:.2f} | "
-                         f"{r['speedup_vs_nbgrader']:.2f}x |")
-        best = min(r["seconds_per_submission"] for r in res["grading"].values())
-        lines += ["", f"Estimate (from the measured throughput, not measured): a 300-student class of one notebook "
-                      f"takes about {300 * best / 60:.0f} min on this machine; N such machines as Dask workers "
-                      f"divide that by about N."]
+        g = res["grading"]
+        modes = list(g["modes"])
+        names = list(g["modes"]["nbgrader"]["per_notebook"])
+        lines += ["", f"Autograding, per notebook: a class of {len(g['kinds'])} ({', '.join(g['kinds'])}), "
+                      "seconds per submission (whole batch: wall time of the command / submissions; worker alone: "
+                      "one submission's worker under --jobs 1 pinned to one core, mean and max).", "",
+                  "| notebook | " + " | ".join(modes) + " | worker alone (one core) |",
+                  "|---|" + "---|" * (len(modes) + 1)]
+        alone_mode = next(m for m in modes if "one core" in m)
+        for name in names:
+            cells = [f"{g['modes'][m]['per_notebook'][name]['seconds_per_submission']:.2f}" for m in modes]
+            a = g["modes"][alone_mode]["per_notebook"][name]
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {a['worker_seconds']:.2f} (max "
+                         f"{a['worker_seconds_max']:.2f}) |")
+        lines.append("| **all six: s / submission** | " + " | ".join(
+            f"**{g['modes'][m]['seconds_per_submission']:.2f}**" for m in modes) + " | |")
+        lines.append("| **throughput vs nbgrader** | " + " | ".join(
+            f"**{g['modes'][m]['speedup_vs_nbgrader']:.1f}x**" for m in modes) + " | |")
+    if res.get("class"):
+        c = res["class"]
+        lines += ["", f"A simulated class of {c['students']} students x {c['notebooks']} notebooks "
+                      f"({c['submissions']} submissions: " + ", ".join(f"{v} {k}" for k, v in c["kinds"].items())
+                  + f" per notebook), graded assignment by assignment through {c['executor']} on this "
+                    f"{res['cores']}-core machine: **{c['wall_seconds']:.0f} s** wall time, "
+                    f"{c['wall_seconds'] / c['submissions']:.2f} s per submission, "
+                    f"{c['core_seconds_per_submission']:.2f} core-seconds per submission.",
+                  "",
+                  f"Estimate, not measured: 300 students x 6 notebooks on 16 cores = 300 x 6 x "
+                  f"{c['core_seconds_per_submission']:.2f} core-s / 16 cores = "
+                  f"**{c['estimate_300x6_16_cores_minutes']:.1f} min** (assumes the per-submission cost measured "
+                  "here holds per core on the larger machine, i.e. 16 Dask worker processes with one thread each, "
+                  "and ignores the start of the 16 workers' templates, a few seconds each)."]
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tiny", action="store_true", help="smoke run: notebook 01 once, a class of 2")
+    parser.add_argument("--tiny", action="store_true", help="smoke run: notebook 01 once, classes of 4, no Dask")
     parser.add_argument("--repeats", type=int, default=3, help="executions per notebook (median)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"), help="where to write the JSON")
-    parser.add_argument("--no-grading", action="store_true", help="skip the autograding throughput part")
+    parser.add_argument("--no-grading", action="store_true", help="skip the autograding parts")
+    parser.add_argument("--copies", type=int, default=1, help="submissions of each kind (honest, partial, blank, "
+                                                                "crashing) per notebook in the grading comparison")
+    parser.add_argument("--class-size", type=int, default=60, help="students of the simulated class")
     parser.add_argument("--no-dask", action="store_true", help="skip the Dask cluster run")
     args = parser.parse_args(argv)
 
@@ -279,14 +352,13 @@ def main(argv=None) -> int:
         print(f"executing {name} x{repeats} ...", flush=True)
         res["notebooks"][name] = run_notebook(name, repeats)
     res["notebooks_total_seconds"] = sum(r["seconds"] for r in res["notebooks"].values())
-    if not args.no_grading and not args.tiny:
-        print("grading two copies of each solution, per notebook ...", flush=True)
-        res["grading_per_notebook"] = grading_per_notebook(names)
     if not args.no_grading:
-        sizes = {"01_logistic_regression": 2} if args.tiny else {"01_logistic_regression": 24,
-                                                                  "04_continuous_densities": 12}
-        print(f"autograding a synthetic class {sizes} ...", flush=True)
-        res["grading"] = grading_throughput(sizes, dask=not (args.no_dask or args.tiny))
+        kinds = list(KINDS) * (1 if args.tiny else args.copies)
+        print(f"autograding a class of {kinds} per notebook, four ways ...", flush=True)
+        res["grading"] = grading_comparison(names, kinds, dask=not (args.no_dask or args.tiny))
+        students = 4 if args.tiny else args.class_size
+        print(f"autograding a simulated class of {students} students x {len(names)} notebooks ...", flush=True)
+        res["class"] = class_run(names, students, dask=not (args.no_dask or args.tiny))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
     print(markdown(res))

@@ -42,7 +42,8 @@ import weakref
 
 from .channel import (ChannelError, Deadline, Decoder, Encoder, PeerGone, apply_layer_state, data_kind, layer_spec,
                       read_frame, write_frame)
-from .sandbox import SandboxConfig, StudentProcess
+from .sandbox import ForkedStudentProcess, SandboxConfig, StudentProcess
+from .sandbox import TemplateGone as StudentTemplateGone
 from .student import EXCEPTIONS, MAX_MESSAGE, WARNINGS, describe_exception
 
 READ_ONLY_MODULE_METHODS = frozenset({
@@ -282,7 +283,7 @@ class Conn:
     def __init__(self, cfg: SandboxConfig, startup_timeout: float = 180.0):
         self.cfg = cfg
         self.startup_timeout = startup_timeout
-        self.proc: StudentProcess | None = None
+        self.proc: StudentProcess | ForkedStudentProcess | None = None
         self.generation = 0
         self.dead_reason: str | None = "not started"
         self.deadline = math.inf
@@ -308,7 +309,14 @@ class Conn:
         self.pending_release.clear()
         self._np_rng_sent = self._torch_rng_sent = None
         self._started = time.monotonic()
-        self.proc = StudentProcess(self.cfg)
+        self.proc = None
+        if self.cfg.mode == "bwrap" and self.cfg.template_fd is not None:
+            try:
+                self.proc = ForkedStudentProcess(self.cfg, self.cfg.template_fd)
+            except StudentTemplateGone:  # start this one and the next ones with bwrap
+                self.cfg.template_fd = None
+        if self.proc is None:
+            self.proc = StudentProcess(self.cfg)
         self._ready_pending = True
 
     def _await_ready(self) -> None:
@@ -344,7 +352,7 @@ class Conn:
                 with contextlib.suppress(ChannelError, OSError):
                     write_frame(self.proc.cin, CheckerEncoder(self).encode({"op": "bye"}), time.monotonic() + 1)
                 with contextlib.suppress(Exception):
-                    self.proc.proc.wait(timeout=0.2)
+                    self.proc.wait(timeout=0.2)
             self.proc.kill()
             self.dead_reason = self.dead_reason or "closed"
 
@@ -358,7 +366,7 @@ class Conn:
             return f"channel: {err}"
         if self.proc is not None:
             with contextlib.suppress(Exception):
-                self.proc.proc.wait(timeout=2)
+                self.proc.wait(timeout=2)
             if not self.proc.alive():
                 return self.proc.exit_reason()
         return f"channel: {err}"
@@ -884,11 +892,9 @@ def _maybe(name: str):
         return None
 
 
-def main() -> None:
-    """``python -m dgm_course.checker RESULT_FD``: read the job (JSON) on stdin, write one JSON
-    line per cell and a final summary on RESULT_FD."""
-    result_fd = int(sys.argv[1])
-    job = json.loads(sys.stdin.buffer.read())
+def run_job(job: dict, result_fd: int) -> None:
+    """Run one job (a notebook's plan, limits and sandbox) and write one JSON line per cell and
+    a final summary on ``result_fd``. Never returns."""
     out = os.fdopen(result_fd, "w", buffering=1)
 
     def emit(record: dict) -> None:
@@ -907,6 +913,222 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip the interpreter's teardown (torch's, matplotlib's): everything is reported
+
+
+# ----------------------------------------------------------------------------- the template
+# A grading worker forks its checkers from one template process that imported the libraries
+# the tests use once (``CheckerTemplate``). The template runs only this module's code, as the
+# grading user, like any checker: no student code ever runs in it or in its forks.
+
+PRELOAD = ("numpy", "scipy.special", "scipy.stats", "scipy.linalg", "torch", "torch.nn", "torch.nn.functional",
+           "matplotlib", "matplotlib.pyplot", "sklearn.mixture", "IPython.core.inputtransformer2", "dgm_utils",
+           "dgm_utils.checks", "dgm_utils.data", "dgm_utils.plotting", "dgm_utils.seeding", "dgm_utils.training")
+
+
+class TemplateGone(RuntimeError):
+    """The checker template is gone or did not start."""
+
+
+class CheckerTemplate:
+    """The grading worker's end of a checker template process."""
+
+    def __init__(self, env_for_home, preexec_fn=None, startup_timeout: float = 120.0, wait: bool = True):
+        """``env_for_home(folder)``: the template's environment, given its own scratch folder."""
+        import socket
+        import subprocess
+        import tempfile
+
+        self.home = tempfile.mkdtemp(prefix="dgm-checker-template-")
+        env = env_for_home(self.home)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.proc = subprocess.Popen([sys.executable, "-m", "dgm_course.checker", "--template", str(theirs.fileno())],
+                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                                     cwd=self.home, start_new_session=True, preexec_fn=preexec_fn)
+        theirs.close()
+        self.sock = mine
+        self.startup_timeout = startup_timeout
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait for the template's "ready" (its imports done); TemplateGone if it does not come."""
+        from .sandbox import await_ready
+
+        if not await_ready(self.sock, self.startup_timeout):
+            self.close()
+            raise TemplateGone("the checker template did not start")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def fork(self, cwd: str, env: dict[str, str], memory_bytes: int, job_fd: int, result_fd: int, log_fd: int,
+             student_template: int | None) -> ForkedChecker:
+        """A checker forked from the template: reads its job on ``job_fd``, writes its results
+        on ``result_fd`` and its errors on ``log_fd``; forks student processes from
+        ``student_template`` (a socket to a ``sandbox.StudentTemplate``) when given."""
+        import socket
+
+        status_r, status_w = os.pipe()
+        fds = [job_fd, result_fd, log_fd, status_w] + ([student_template] if student_template is not None else [])
+        request = {"cwd": cwd, "env": env, "memory_bytes": memory_bytes}
+        try:
+            socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
+        except OSError as err:
+            os.close(status_r)
+            raise TemplateGone(f"the checker template is gone ({err})") from None
+        finally:
+            os.close(status_w)
+        return ForkedChecker(status_r)
+
+    def close(self) -> None:
+        import shutil
+
+        self.sock.close()
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, 9)
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=10)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+class ForkedChecker:
+    """A checker forked from the template, as much of ``subprocess.Popen`` as the coordinator
+    uses: pid, poll(), wait(), returncode. Its supervisor (the fork's parent) reports the pid,
+    then the exit status, on a pipe."""
+
+    def __init__(self, status_fd: int, timeout: float = 60.0):
+        import select
+
+        self._fd = status_fd
+        self._buffer = b""
+        self.returncode: int | None = None
+        self.pid = 0
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([status_fd], [], [], left)[0]:
+                raise TemplateGone("the checker template did not fork")
+            chunk = os.read(status_fd, 256)
+            if not chunk:
+                raise TemplateGone("the checker template did not fork")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        self.pid = int(line.split()[1])
+
+    def _read(self, timeout: float | None) -> None:
+        import select
+
+        while self.returncode is None and self._fd >= 0:
+            if b"\n" in self._buffer:
+                line = self._buffer.split(b"\n", 1)[0].split()
+                self.returncode = os.waitstatus_to_exitcode(int(line[1])) if line[:1] == [b"status"] else -9
+                break
+            if not select.select([self._fd], [], [], timeout)[0]:
+                return
+            chunk = os.read(self._fd, 256)
+            if not chunk:  # the supervisor is gone (killed with the checker's group)
+                self.returncode = -9
+                break
+            self._buffer += chunk
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def poll(self) -> int | None:
+        self._read(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        import subprocess
+
+        self._read(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired("checker", timeout)
+        return self.returncode
+
+
+def _forked_checker(request: dict, fds: list[int], template_fd: int) -> None:
+    """In a fork of the template: fork the checker, report its pid and exit status. Never returns."""
+    import resource
+    import signal
+    import tempfile
+
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.close(template_fd)
+    job_fd, result_fd, log_fd, status_fd, *student_template = fds
+    pid = os.fork()
+    if pid == 0:
+        os.close(status_fd)
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for target, fd in ((0, job_fd), (1, null), (2, log_fd)):
+            os.dup2(fd, target)
+        for fd in (job_fd, null, log_fd):
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        tempfile.tempdir = None
+        size = int(request["memory_bytes"])
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        job = json.loads(sys.stdin.buffer.read())
+        job["sandbox"]["template_fd"] = student_template[0] if student_template else None
+        run_job(job, result_fd)
+    for fd in (job_fd, result_fd, log_fd, *student_template):
+        os.close(fd)
+    os.write(status_fd, f"pid {pid}\n".encode())
+    _, status = os.waitpid(pid, 0)
+    os.write(status_fd, f"status {status}\n".encode())
+    os._exit(0)
+
+
+def template_main(fd: int) -> None:
+    """``python -m dgm_course.checker --template FD``: import the libraries, then fork a checker
+    for each request read on the socket FD, until it closes."""
+    import importlib
+    import signal
+    import socket
+
+    for name in PRELOAD:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    sock = socket.socket(fileno=fd)
+    sock.send(b"ready")
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 8)
+        except OSError:
+            return
+        if not message:
+            return
+        try:
+            request = json.loads(message)
+            if len(fds) not in (4, 5) or not isinstance(request.get("env"), dict):
+                raise ValueError("bad request")
+        except (ValueError, AttributeError):
+            for f in fds:
+                os.close(f)
+            continue
+        if os.fork() == 0:
+            try:
+                _forked_checker(request, fds, fd)
+            finally:
+                os._exit(70)
+        for f in fds:
+            os.close(f)
+
+
+def main() -> None:
+    """``python -m dgm_course.checker RESULT_FD``: read the job (JSON) on stdin, write one JSON
+    line per cell and a final summary on RESULT_FD."""
+    if sys.argv[1:2] == ["--template"]:
+        template_main(int(sys.argv[2]))
+        return
+    run_job(json.loads(sys.stdin.buffer.read()), int(sys.argv[1]))
 
 
 if __name__ == "__main__":

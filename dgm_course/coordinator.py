@@ -12,6 +12,7 @@ says why.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -50,16 +52,27 @@ def _checker_env(home: str) -> dict[str, str]:
             "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TQDM_DISABLE": "1"}
 
 
-def _checker_limits(limits: Limits):
+def _checker_memory(limits: Limits) -> int:
     """The checker's own address-space limit: what a student sends it is bounded
     (``checker.MAX_FROM_STUDENT``), so a checker never needs more than a few GB."""
+    return max(4096, 2 * limits.memory_mb) * 2**20
+
+
+def _checker_limits(limits: Limits):
     def apply():
         import resource
 
-        size = max(4096, 2 * limits.memory_mb) * 2**20
+        size = _checker_memory(limits)
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply
+
+
+def _die_with_thread():
+    """preexec_fn: SIGKILL this child when the thread that started it ends."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def _tail(path: Path, size: int) -> str:
@@ -68,11 +81,74 @@ def _tail(path: Path, size: int) -> str:
         return fh.read().decode("utf-8", "replace")
 
 
-def run_checker(plan: Plan, limits: Limits, files: dict[str, bytes]) -> NotebookRun:
+_WORKER = threading.local()  # this worker thread's templates
+_TEMPLATES: list = []
+_TEMPLATES_LOCK = threading.Lock()
+
+
+def worker_templates(limits: Limits) -> tuple:
+    """This worker thread's (checker template, student template), started on first use, each
+    None where not available (then each checker, or each student process, starts afresh).
+
+    A checker template (``checker.CheckerTemplate``) has imported what the tests use and forks
+    one checker per notebook; a student template (``sandbox.StudentTemplate``: grading as root
+    with bwrap) has imported the student side's libraries in its sandbox and forks one freshly
+    sandboxed student process per start. So the libraries are imported once per worker."""
+    from .checker import CheckerTemplate
+    from .checker import TemplateGone as CheckerTemplateGone
+    from .sandbox import SandboxConfig, StudentTemplate, TemplateGone, matplotlib_font_cache, template_available
+
+    if os.environ.get("DGM_COURSE_NO_TEMPLATE") == "1":
+        return None, None
+    found, started = [], []
+    for kind in ("checker", "student"):
+        template = getattr(_WORKER, kind, None)
+        if template is not None and template.alive():
+            found.append(template)
+            continue
+        if template is not None:
+            template.close()
+        template = None
+        try:  # both start at once; their imports overlap
+            if kind == "checker":
+                template = CheckerTemplate(_checker_env, _die_with_thread, limits.startup_timeout, wait=False)
+            elif limits.sandbox == "bwrap" and template_available():
+                template = StudentTemplate(SandboxConfig(mpl_cache=matplotlib_font_cache()), limits.startup_timeout,
+                                           wait=False)
+        except OSError:
+            template = None
+        if template is not None:
+            started.append(template)
+        found.append(template)
+    for template in started:
+        try:
+            template.wait_ready()
+        except (CheckerTemplateGone, TemplateGone):
+            found[found.index(template)] = None
+            continue
+        with _TEMPLATES_LOCK:
+            _TEMPLATES.append(template)
+    _WORKER.checker, _WORKER.student = found
+    return tuple(found)
+
+
+def close_templates() -> None:
+    """End every template process this process started (they also end with their thread)."""
+    with _TEMPLATES_LOCK:
+        for template in _TEMPLATES:
+            template.close()
+        _TEMPLATES.clear()
+
+
+def run_checker(plan: Plan, limits: Limits, files: dict[str, bytes], templates: tuple = (None, None)) -> NotebookRun:
     """Grade one submitted notebook: start a checker process with the plan, collect its
-    per-cell results until it finishes or the notebook time limit ends it."""
+    per-cell results until it finishes or the notebook time limit ends it. ``templates``: the
+    worker's (checker template, student template) to fork from (``worker_templates``)."""
+    from .checker import TemplateGone as CheckerTemplateGone
+
     from .sandbox import matplotlib_font_cache
 
+    checker_template, student_template = templates
     t0 = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="dgm-checker-"))
     os.chmod(work, 0o755)
@@ -89,20 +165,40 @@ def run_checker(plan: Plan, limits: Limits, files: dict[str, bytes]) -> Notebook
     job = {"cells": plan.job_cells(), "limits": dataclasses.asdict(limits),
            "sandbox": {"mode": limits.sandbox, "memory_mb": limits.memory_mb, "scratch_mb": limits.scratch_mb,
                        "cpu_seconds": int(limits.notebook_timeout) + 60, "files": paths,
-                       "mpl_cache": matplotlib_font_cache()}}
+                       "mpl_cache": matplotlib_font_cache(),
+                       "template_fd": student_template.fileno if student_template is not None else None}}
     read_fd, write_fd = os.pipe()
     cells: dict[int, CellResult] = {}
     summary: dict = {}
     status = "ok"
     errors = open(work / "checker.log", "wb")  # a file, not a pipe: the checker never blocks on it
-    proc = subprocess.Popen([sys.executable, "-m", "dgm_course.checker", str(write_fd)], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=errors, pass_fds=(write_fd,),
-                            env=_checker_env(str(work)), cwd=str(work), start_new_session=True,
-                            preexec_fn=_checker_limits(limits))
+    proc = None
+    if checker_template is not None:
+        job_r, job_w = os.pipe()
+        try:
+            proc = checker_template.fork(str(work), _checker_env(str(work)), _checker_memory(limits), job_r, write_fd,
+                                         errors.fileno(), student_template.fileno if student_template else None)
+            stdin = os.fdopen(job_w, "wb")
+        except CheckerTemplateGone:
+            os.close(job_w)
+        finally:
+            os.close(job_r)
+    if proc is None:
+        proc = subprocess.Popen([sys.executable, "-m", "dgm_course.checker", str(write_fd)], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=errors,
+                                pass_fds=(write_fd,) + ((student_template.fileno,) if student_template else ()),
+                                env=_checker_env(str(work)), cwd=str(work), start_new_session=True,
+                                preexec_fn=_checker_limits(limits))
+        stdin = proc.stdin
     os.close(write_fd)
     try:
-        proc.stdin.write(json.dumps(job).encode())
-        proc.stdin.close()
+        try:
+            stdin.write(json.dumps(job).encode())
+        except BrokenPipeError:  # a checker that died early: reported below
+            pass
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                stdin.close()
         deadline = t0 + limits.notebook_timeout
         buffer = b""
         while True:
@@ -174,7 +270,7 @@ def grade_submission(task: SubmissionTask) -> SubmissionResult:
     t0 = time.monotonic()
     graded = []
     for plan in task.plans:
-        run = run_checker(plan, task.limits, task.files)
+        run = run_checker(plan, task.limits, task.files, worker_templates(task.limits))
         graded.append(GradedNotebook(plan, run, score_notebook(plan, run)))
     return SubmissionResult(task.student, graded, time.monotonic() - t0)
 
@@ -226,10 +322,13 @@ def _executor_map(tasks: list[SubmissionTask], jobs: int, executor: str):
     if executor in ("", "local"):
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(grade_submission, t) for t in tasks]
-            for fut in as_completed(futures):
-                yield fut.result()
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                futures = [pool.submit(grade_submission, t) for t in tasks]
+                for fut in as_completed(futures):
+                    yield fut.result()
+        finally:
+            close_templates()
         return
     if not executor.startswith("dask://"):
         raise ValueError(f"--executor must be 'local' or dask://HOST:PORT, got {executor!r}")

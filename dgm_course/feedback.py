@@ -84,7 +84,10 @@ def graded_notebook(source_nb, graded) -> nbformat.NotebookNode:
             continue
         result = run.cells.get(cell.index)
         outputs = []
-        if result is None:
+        if cell.kind == "demo":
+            outputs.append(new_output("stream", name="stdout",
+                                      text="[dgm-course] a demonstration: not run when grading\n"))
+        elif result is None:
             outputs.append(new_output("stream", name="stderr", text=f"[dgm-course] not run: {run.status}\n"))
         elif result.status in ("crashed", "not-run"):
             what = "the student process crashed" if result.status == "crashed" else "not run"
@@ -103,7 +106,8 @@ def graded_notebook(source_nb, graded) -> nbformat.NotebookNode:
         gid = cell.grade_id
         meta["dgm_course"] = {
             "kind": cell.kind, "filename": cell.filename, "hidden_lines": cell.hidden_lines,
-            "status": result.status if result else "not run", "reason": result.reason if result else run.status,
+            "status": result.status if result else "skipped" if cell.kind == "demo" else "not run",
+            "reason": result.reason if result else "" if cell.kind == "demo" else run.status,
             "ename": result.ename if result else "", "evalue": result.evalue if result else "",
             "frames": result.frames if result else [],
             "score": score.scores.get(gid) if gid else None, "max": score.maxima.get(gid) if gid else None}

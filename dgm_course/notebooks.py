@@ -5,6 +5,11 @@ Vocabulary (nbgrader's): a *solution cell* holds an answer between ``### BEGIN S
 ``### END SOLUTION``; a *test cell* (``grade: true`` on a code cell) earns points when it
 runs without error; *hidden tests* sit between ``### BEGIN HIDDEN TESTS`` and
 ``### END HIDDEN TESTS`` and are removed from the release.
+
+This course adds one cell tag: a plain code cell tagged ``demo`` only demonstrates (training
+for a figure, a table of results, a sample grid). Students run it in Jupyter; ``dgm-course
+autograde`` skips it, and no later cell may read a name only a demonstration defines
+(``plan.demo_only_reads``, checked on every notebook by tests/test_plan.py).
 """
 from __future__ import annotations
 
@@ -43,6 +48,16 @@ def is_solution_cell(cell) -> bool:
     from nbgrader.utils import is_solution
 
     return is_solution(cell)
+
+
+DEMO_TAG = "demo"
+
+
+def is_demo_cell(cell) -> bool:
+    """A plain code cell tagged ``demo``: a demonstration, skipped when grading."""
+    tags = cell.get("metadata", {}).get("tags", []) or []
+    return (cell.cell_type == "code" and isinstance(tags, list) and DEMO_TAG in tags
+            and not is_solution_cell(cell) and not is_test_cell(cell))
 
 
 def cell_by_id(nb, grade_id: str):

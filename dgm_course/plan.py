@@ -11,7 +11,8 @@ Where each cell runs:
 - plain cells: in the student process (the release's copy of the cell, as in Jupyter) and
   also in the checker when every name they read is available there, i.e. none is defined
   only by student code (an answer, or a plain cell that itself runs only on the student side);
-- test cells: in the checker only; the student process never receives one.
+- test cells: in the checker only; the student process never receives one;
+- demonstration cells (plain cells tagged ``demo``): nowhere; grading skips them.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from pathlib import Path
 
 import nbformat
 
-from .notebooks import BEGIN_HIDDEN, END_HIDDEN, is_solution_cell, is_test_cell, iter_regions, nbgrader_meta
+from .notebooks import (BEGIN_HIDDEN, END_HIDDEN, is_demo_cell, is_solution_cell, is_test_cell, iter_regions,
+                        nbgrader_meta)
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
@@ -32,10 +34,11 @@ MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 class PlanCell:
     """One cell of the plan.
 
-    kind: "answer", "plain", "test", "written" (a manually graded Markdown answer) or
-    "markdown"; source: what the checker runs (plain, test) or what the notebook shows
-    (answer, written, markdown); student_source: what the student process runs (answer:
-    the student's code; plain: the release's cell), None for the rest; exercise: grade_id of
+    kind: "answer", "plain", "test", "demo" (a plain cell tagged ``demo``: not run), "written"
+    (a manually graded Markdown answer) or "markdown"; source: what the checker runs (plain,
+    test) or what the notebook shows (answer, written, markdown, demo); student_source: what
+    the student process runs (answer: the student's code; plain: the release's cell), None for
+    the rest; exercise: grade_id of
     the answer cell the cell belongs to (the last one above it); exports: names the
     instructor's solution of an answer cell defines (proxied in the checker); hidden_lines:
     1-based lines inside hidden-test regions; untouched: an answer left as the stub.
@@ -272,6 +275,8 @@ def build_plan(source_nb, release_nb, submitted_path: str | os.PathLike | None, 
         elif cell.cell_type == "code" and is_test_cell(cell):
             cells.append(PlanCell(kind="test", source=cell.source, exercise=exercise, in_checker=True,
                                   hidden_lines=hidden_line_numbers(cell.source), **common))
+        elif is_demo_cell(cell):
+            cells.append(PlanCell(kind="demo", source=cell.source, exercise=exercise, **common))
         elif cell.cell_type == "code":
             in_checker = not (read_names(cell.source) & (student_only | {"*"}))
             if not in_checker:
@@ -296,3 +301,29 @@ def _keep_needed_in_checker(cells: list[PlanCell]) -> None:
                 needed |= read_names(cell.source)
             else:
                 cell.in_checker = False
+
+
+def demo_only_reads(source_nb) -> list[str]:
+    """Problems of a notebook whose demonstration cells are skipped: each code cell that is not
+    a demonstration but reads a name that an earlier demonstration cell defines or rebinds
+    (grading would fail it with a NameError, or give it another value), and each ``demo`` tag on
+    an answer or test cell (ignored)."""
+    problems, defined, demo_only = [], set(), set()
+    for index, cell in enumerate(source_nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tags = cell.get("metadata", {}).get("tags", []) or []
+        names = set(bound_names(cell.source))
+        if is_demo_cell(cell):
+            demo_only |= names
+            continue
+        if "demo" in tags:
+            problems.append(f"cell {index} is an answer or test cell tagged demo (only plain cells can be)")
+        missing = read_names(cell.source) & demo_only
+        if missing:
+            what = ", ".join(f"{n} (defined only by a demonstration)" if n not in defined else
+                             f"{n} (changed by a demonstration)" for n in sorted(missing))
+            problems.append(f"cell {index} reads {what}: demonstration cells are skipped when grading")
+        defined |= names
+        demo_only -= names
+    return problems

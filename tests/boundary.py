@@ -2,6 +2,7 @@
 (``dgm_course.checker.Runner``, here in the test process) and a real sandboxed student process."""
 from __future__ import annotations
 
+import functools
 import shutil
 import textwrap
 
@@ -33,12 +34,30 @@ def make_cells(*cells) -> list[dict]:
     return out
 
 
-def run_cells(*cells, timeout: float = 20.0, mode: str = "bwrap", memory_mb: int = 2048, **sandbox) -> dict:
-    """Run the cells; returns {index: result dict} plus "_runner" (the Runner, for inspection)."""
+@functools.lru_cache(maxsize=1)
+def student_template():
+    """This test process's template of student processes (``sandbox.StudentTemplate``), as a
+    grading worker has one; None where templates are not used (not grading as root)."""
+    from dgm_course.sandbox import SandboxConfig, StudentTemplate, matplotlib_font_cache, template_available
+
+    if not template_available():
+        return None
+    return StudentTemplate(SandboxConfig(mpl_cache=matplotlib_font_cache()))
+
+
+def run_cells(*cells, timeout: float = 20.0, mode: str = "bwrap", memory_mb: int = 2048, template: bool = True,
+              **sandbox) -> dict:
+    """Run the cells; returns {index: result dict} plus "_runner" (the Runner, for inspection).
+    ``template``: fork the student process from a template, as grading does where it can (as
+    root); False: start it with bwrap, as grading does elsewhere."""
     from dgm_course.checker import Runner
 
     if mode == "bwrap":
         require_bwrap()
+        if template and student_template() is not None:
+            if not student_template().alive():
+                student_template.cache_clear()
+            sandbox["template_fd"] = student_template().fileno
     results: dict = {}
     job = {"cells": make_cells(*cells), "limits": {"timeout": timeout, "startup_timeout": 60},
            "sandbox": dict({"mode": mode, "memory_mb": memory_mb}, **sandbox)}

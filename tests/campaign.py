@@ -2,9 +2,10 @@
 
 The solutions notebook runs top to bottom (the *main line*). Just before the main line
 executes a cell that has mutations, each mutation is tried on a branch: the mutated cell runs,
-then the following cells, until the first test cell fails (the mistake is caught) or the
-notebook ends (it escaped). The main line then executes the original cell and every later
-cell again, so whatever the branch defined is redefined from the solution. A kernel that dies
+then the following cells (demonstrations skipped, as when grading), until the first test cell
+fails (the mistake is caught) or the notebook ends (it escaped). The main line then executes
+the original cell and every later cell again, so whatever the branch defined is redefined from
+the solution. A kernel that dies
 on a branch counts as caught (the grader would give zero) and is replaced by a fresh kernel
 that replays the main line so far.
 
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 from conftest import SOLUTIONS
-from dgm_course.notebooks import CellResult, cell_by_id, read_notebook, run_cell
+from dgm_course.notebooks import CellResult, cell_by_id, is_demo_cell, read_notebook, run_cell
 
 BANKS = Path(__file__).parent / "mutations"
 
@@ -128,7 +129,7 @@ def campaign_for(nb, bank: list[dict]) -> Campaign:
 def _branch(runner: _Runner, nb, index: int, mutation: dict) -> Outcome:
     for j in range(index, len(nb.cells)):
         cell = copy.deepcopy(nb.cells[j])
-        if cell.cell_type != "code":
+        if cell.cell_type != "code" or is_demo_cell(cell):  # grading skips demonstrations too
             continue
         if j == index:
             cell.source = cell.source.replace(mutation["old"], mutation["new"])

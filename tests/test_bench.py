@@ -19,7 +19,12 @@ def test_bench_smoke(tmp_path):
     assert nb["seconds"] > 0
     gap = nb["quality"]["gd_nll"] - nb["quality"]["sklearn_nll"]
     assert abs(gap) < 1e-4, f"gradient descent is {gap:.2e} nats from scikit-learn's optimum"
-    modes = res["grading"]
-    assert {"nbgrader", "dgm-course --jobs 1", "dgm-course --jobs 2"} <= set(modes)
-    assert all(m["submissions"] == 2 and m["seconds"] > 0 for m in modes.values())
-    assert "| 01_logistic_regression |" in proc.stdout
+    modes = res["grading"]["modes"]
+    assert {"nbgrader", "dgm-course --jobs 1 (one core)", "dgm-course --jobs 2"} <= set(modes)
+    assert all(m["submissions"] == 4 and m["seconds"] > 0 for m in modes.values())
+    # the class: student000 honest, 001 partial, 002 blank, 003 crashing (bench.run.KINDS)
+    got = modes["dgm-course --jobs 2"]["per_notebook"]["01_logistic_regression"]["scores"]
+    assert got["student000"] == 13 and got["student002"] == 0, got
+    assert 0 < got["student001"] < 13 and 0 < got["student003"] < 13, got
+    assert res["class"]["submissions"] == 4 and res["class"]["wall_seconds"] > 0
+    assert "| 01_logistic_regression |" in proc.stdout and "Estimate, not measured" in proc.stdout

@@ -125,3 +125,47 @@ def test_a_submission_cannot_change_instructor_cells(tmp_path):
         assert corrupt.status != "ok" and all(c.untouched for c in corrupt.cells if c.kind == "answer")
     with pytest.raises(StaleRelease):
         build_plan(source, nbformat.v4.new_notebook(cells=release.cells[:-1]), None, name)
+
+
+@pytest.mark.parametrize("name", assignment_names())
+def test_demonstrations_are_skipped_and_nothing_needs_them(name, tmp_path):
+    """Cells tagged demo never reach the checker or the student process, and no cell that does
+    reads a name only a demonstration defines (test_autograde proves the solutions still earn
+    every point with them skipped)."""
+    from dgm_course.notebooks import is_demo_cell
+    from dgm_course.plan import demo_only_reads
+
+    source, release = notebooks(name)
+    assert demo_only_reads(source) == []
+    demos = [i for i, c in enumerate(source.cells) if is_demo_cell(c)]
+    assert demos == [i for i, c in enumerate(release.cells) if is_demo_cell(c)], "the release lost demo tags"
+    assert demos, f"{name} has no demonstration cell: tag the cells that only train for a figure or a table"
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(fill_answers(release, source), str(path))
+    plan = build_plan(source, release, path, name)
+    assert [c.index for c in plan.cells if c.kind == "demo"] == demos
+    assert not {c["index"] for c in plan.job_cells()} & set(demos)
+
+
+def test_a_cell_that_needs_a_demonstration_is_reported():
+    from dgm_course.plan import demo_only_reads
+
+    def code(src, tags=(), **nbgrader):
+        meta = {"tags": list(tags)}
+        if nbgrader:
+            meta["nbgrader"] = dict(nbgrader, schema_version=3)
+        return nbformat.v4.new_code_cell(src, metadata=meta)
+
+    nb = nbformat.v4.new_notebook(cells=[
+        code("import numpy as np\nw = 1"),
+        code("model = np.zeros(3)\nw = 2", tags=["demo"]),
+        code("assert model.sum() == 0", grade=True, grade_id="t1", points=1, solution=False, locked=True),
+        code("print(w)"),
+        code("x = 3", tags=["demo"], grade=True, grade_id="t2", points=1, solution=False, locked=True),
+        code("model = 1"),
+        code("print(model)")])
+    problems = demo_only_reads(nb)
+    assert problems == ["cell 2 reads model (defined only by a demonstration): demonstration cells are skipped "
+                        "when grading",
+                        "cell 3 reads w (changed by a demonstration): demonstration cells are skipped when grading",
+                        "cell 4 is an answer or test cell tagged demo (only plain cells can be)"], problems

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from boundary import require_bwrap, run_cells, status
+from boundary import require_bwrap, run_cells, status, student_template
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -58,7 +58,18 @@ PROBE = """
 """
 
 
-def test_the_student_process_sees_only_python_and_its_scratch(tmp_path):
+@pytest.mark.parametrize("template", [True, False], ids=["template", "bwrap"])
+def assert_path(results, template: bool) -> None:
+    """The student process was forked from the template (as grading does as root) or started
+    with bwrap, as the test asked."""
+    from dgm_course.sandbox import ForkedStudentProcess, template_available
+
+    forked = isinstance(results["_runner"].conn.proc, ForkedStudentProcess)
+    assert forked == (template and template_available()), f"forked from the template: {forked}"
+
+
+@pytest.mark.parametrize("template", [True, False], ids=["template", "bwrap"])
+def test_the_student_process_sees_only_python_and_its_scratch(tmp_path, template):
     require_bwrap()
     secret = tmp_path / "other-student-scratch"
     secret.mkdir()
@@ -70,9 +81,11 @@ def test_the_student_process_sees_only_python_and_its_scratch(tmp_path):
     paths = [str(ROOT / "solutions"), str(ROOT / "course"), str(ROOT / "dgm_course" / "coordinator.py"),
              str(ROOT / "nbgrader_config.py"), str(secret), str(secret / "answers.txt"), "/etc/passwd",
              "/root/.bashrc", "/var", "/home"]
-    r = run_cells(("answer", PROBE), ("test", f"info = probe({port}, {paths!r})"), memory_mb=1536, scratch_mb=64)
+    r = run_cells(("answer", PROBE), ("test", f"info = probe({port}, {paths!r})"), memory_mb=1536, scratch_mb=64,
+                  template=template)
     listener.close()
     assert status(r, 1) == "ok"
+    assert_path(r, template)
     info = r["_runner"].ns["info"]
     if os.geteuid() == 0:  # a uid of its own, so that process limits are per sandbox
         assert info["uid"] >= 300_000 and info["gid"] == info["uid"] and info["groups"] == [], info
@@ -120,7 +133,8 @@ DAEMON = """
 """
 
 
-def test_what_the_student_process_starts_ends_with_it():
+@pytest.mark.parametrize("template", [True, False], ids=["template", "bwrap"])
+def test_what_the_student_process_starts_ends_with_it(template):
     require_bwrap()
     marker = "4321.123"
     r = run_cells(("answer", DAEMON),
@@ -129,8 +143,9 @@ def test_what_the_student_process_starts_ends_with_it():
                       from test_sandbox import _sleepers
                       assert daemon({marker!r})
                       time.sleep(0.5)
-                      alive_during_run = len(_sleepers({marker!r}))"""))
+                      alive_during_run = len(_sleepers({marker!r}))"""), template=template)
     assert status(r, 1) == "ok"
+    assert_path(r, template)
     assert r["_runner"].ns["alive_during_run"] == 1, "the daemon never ran: the test proves nothing"
     deadline = time.monotonic() + 10
     while _sleepers(marker) and time.monotonic() < deadline:
@@ -138,11 +153,18 @@ def test_what_the_student_process_starts_ends_with_it():
     assert not _sleepers(marker), "a daemon started by student code outlived its sandbox"
 
 
-def test_killing_the_checker_ends_the_sandbox(tmp_path):
-    """--die-with-parent: if the checker itself dies (kill -9), the student process and what it
-    started die too."""
+@pytest.mark.parametrize("template", [True, False], ids=["template", "bwrap"])
+def test_killing_the_checker_ends_the_sandbox(tmp_path, template):
+    """If the checker itself dies (kill -9) while student code runs, the student process and what
+    it started die too (bwrap: --die-with-parent; forked from a template: its supervisor sees
+    the checker go)."""
+    from dgm_course.sandbox import template_available
+
     require_bwrap()
-    marker = "4321.456"
+    if template and not template_available():
+        pytest.skip("templates are used only when grading as root (the bwrap case covers this machine)")
+    fd = student_template().fileno if template else None
+    marker = f"4321.{456 + template}"
     script = tmp_path / "checker.py"
     script.write_text(textwrap.dedent(f"""
         import sys, time
@@ -151,15 +173,18 @@ def test_killing_the_checker_ends_the_sandbox(tmp_path):
         from dgm_course.sandbox import SandboxConfig
         import textwrap
         from test_sandbox import DAEMON
-        conn = Conn(SandboxConfig(mode="bwrap"))
+        conn = Conn(SandboxConfig(mode="bwrap", template_fd={fd!r}))
         conn.start()
+        assert type(conn.proc).__name__ == {"ForkedStudentProcess" if template else "StudentProcess"!r}
         conn.deadline = time.monotonic() + 60
         conn.request({{"op": "exec", "source": textwrap.dedent(DAEMON), "filename": "<student-cell-0>"}})
         Remote(conn, "daemon", "daemon")({marker!r})
+        conn.begin({{"op": "exec", "source": "while True: pass", "filename": "<student-cell-1>"}})  # deaf now
         print("ready", flush=True)
         time.sleep(600)
     """))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            pass_fds=(fd,) if fd is not None else ())
     try:
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.3)
@@ -186,7 +211,8 @@ def test_autograde_refuses_without_bwrap_and_says_what_to_install(monkeypatch):
     assert "apt-get install bubblewrap" in str(err.value) and "--no-sandbox" in str(err.value)
 
 
-def test_a_sandbox_of_memory_hogs_cannot_take_the_machine():
+@pytest.mark.parametrize("template", [True, False], ids=["template", "bwrap"])
+def test_a_sandbox_of_memory_hogs_cannot_take_the_machine(template):
     """Forked processes each under the per-process memory limit: the sandbox's cgroup caps their
     sum (here 4 x the headroom under a 1536 MB limit), and the process cap stops a fork bomb."""
     from dgm_course.sandbox import Cgroups
@@ -241,7 +267,8 @@ def test_a_sandbox_of_memory_hogs_cannot_take_the_machine():
         ("test", "mb = headroom_mb(1536)"),
         ("test", "alive = hogs(4, mb)"),
         ("test", "forks = bomb()"),
-        memory_mb=1536, timeout=30)
+        memory_mb=1536, timeout=30, template=template)
+    assert_path(r, template)
     ns = r["_runner"].ns
     # each hog fits under the address-space limit; 4 of them do not fit in the sandbox's cgroup
     # (1536 MB + the scratch folder)
