@@ -275,3 +275,60 @@ def test_a_sandbox_of_memory_hogs_cannot_take_the_machine(template):
     assert status(r, 1) == "ok" and ns["mb"] >= 500, f"{ns.get('mb')} MB of headroom under a 1.5 GB limit"
     assert status(r, 2) == "ok" and ns["alive"] < 4, f"{ns.get('alive')} hogs of {ns['mb']} MB lived in 1.5 GB"
     assert status(r, 3) == "ok" and ns["forks"] < 256, ns.get("forks")
+
+
+LEAVE = """
+    import ctypes, os, socket
+    def leave(marker):
+        open("/tmp/" + marker, "w").write("left")
+        open("/dev/shm/" + marker, "w").write("left")
+        libc = ctypes.CDLL(None, use_errno=True)
+        shm = libc.shmget(0x5EED, 4096, 0o1666)  # IPC_CREAT | rw for everyone
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind("\\0" + marker)
+        sock.listen(1)
+        globals()["_keep"] = sock
+        return shm >= 0, os.getuid()
+
+    def find(marker):
+        found = [p for p in ("/tmp/" + marker, "/dev/shm/" + marker) if os.path.exists(p)]
+        if ctypes.CDLL(None, use_errno=True).shmget(0x5EED, 0, 0) >= 0:
+            found.append("SysV shared memory")
+        try:
+            socket.socket(socket.AF_UNIX).connect("\\0" + marker)
+            found.append("abstract socket")
+        except OSError:
+            pass
+        return found, os.getuid()
+"""
+
+
+def test_a_student_process_finds_nothing_another_one_left():
+    """Student processes forked from the same template (a worker grading one submission after
+    another, or a restart) share nothing: files in /tmp and /dev/shm, SysV IPC objects and
+    abstract sockets made by one are not there for the next, even while the first still runs,
+    nor is its uid."""
+    from dgm_course.checker import Conn, Remote
+    from dgm_course.sandbox import SandboxConfig, template_available
+
+    require_bwrap()
+    if not template_available():
+        pytest.skip("templates are used only when grading as root; every bwrap sandbox is fresh anyway")
+    conns = []
+    try:
+        for _ in range(2):
+            conn = Conn(SandboxConfig(mode="bwrap", template_fd=student_template().fileno))
+            conn.start()
+            assert type(conn.proc).__name__ == "ForkedStudentProcess"
+            conn.deadline = time.monotonic() + 60
+            conn.request({"op": "exec", "source": textwrap.dedent(LEAVE), "filename": "<student-cell-0>"})
+            conns.append(conn)
+        made, uid1 = Remote(conns[0], "leave", "leave")("dgm-leak-1")
+        assert made and sorted(Remote(conns[0], "find", "find")("dgm-leak-1")[0]) == sorted(
+            ["/tmp/dgm-leak-1", "/dev/shm/dgm-leak-1", "SysV shared memory", "abstract socket"])
+        found, uid2 = Remote(conns[1], "find", "find")("dgm-leak-1")  # the first one is still alive
+        assert found == [], f"left by another student process: {found}"
+        assert uid2 != uid1
+    finally:
+        for conn in conns:
+            conn.close()
