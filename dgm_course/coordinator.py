@@ -369,11 +369,12 @@ def autograde(course: Course, assignment: str, *, jobs: int | None = None, execu
     from . import gradebook
     from .feedback import graded_notebook
     from .notebooks import fill_answers, read_notebook
-    from .sandbox import check_bwrap
+    from .sandbox import Cgroups, check_bwrap
 
     limits = limits or Limits()
     if limits.sandbox == "bwrap":
         check_bwrap()
+        Cgroups.sweep()
     names = course.notebook_names(assignment)
     if not names:
         raise NothingToGrade(f"no notebook in {course.folder('source', assignment)}")

@@ -63,12 +63,13 @@ class SandboxConfig:
     """How student processes are started.
 
     mode: "bwrap" (OS sandbox) or "none" (process boundary only); memory_mb: address-space
-    limit; cpu_seconds: CPU-time limit of the student process; fsize_mb: largest file it may
-    write; scratch_mb: size of its /tmp; nproc: processes of the sandbox user (all sandboxes);
-    nofile: open files; files: {relative path: host path} of the release's data files, shown
-    read-only in its working directory; mpl_cache: a matplotlib font list to show (optional);
-    template_fd: a socket to a template process (``StudentTemplate``) to fork student processes
-    from, instead of starting each one with bwrap.
+    limit (forked from a template: on top of the template's own mappings); cpu_seconds:
+    CPU-time limit of the student process; fsize_mb: largest file it may write; scratch_mb:
+    size of its /tmp; nproc: processes of the sandbox user (all sandboxes); nofile: open files;
+    files: {relative path: host path} of the release's data files, shown read-only in its
+    working directory; mpl_cache: a matplotlib font list to show (optional); template_fd: a
+    socket to a template process (``StudentTemplate``) to fork student processes from, instead
+    of starting each one with bwrap.
     """
 
     mode: str = "bwrap"
@@ -130,7 +131,8 @@ def _parents(path: str, made: set[str]) -> list[str]:
     return args
 
 
-def _bwrap_prefix(cfg: SandboxConfig, uid: int = SANDBOX_UID, template: bool = False) -> list[str]:
+def _bwrap_prefix(cfg: SandboxConfig, uid: int = SANDBOX_UID, template: bool = False,
+                  seccomp_fd: int | None = None) -> list[str]:
     """bwrap and its options up to the command (namespaces, mounts, environment); as root, the
     command then drops to ``uid``. ``template``: the command keeps root's capabilities (the
     template process forks every student process and sets each one up; see below)."""
@@ -168,6 +170,8 @@ def _bwrap_prefix(cfg: SandboxConfig, uid: int = SANDBOX_UID, template: bool = F
         args += ["--perms", "0755", "--dir", folder]
     for inside, host in inside_files.items():
         args += ["--ro-bind", host, inside]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     args += ["--chdir", "/tmp", "--clearenv"]
     for key, value in student_env("/tmp", "/opt/dgm").items():
         args += ["--setenv", key, value]
@@ -202,6 +206,75 @@ def _limits(cfg: SandboxConfig, cgroups: Cgroups | None = None):
                            (resource.RLIMIT_NOFILE, cfg.nofile), (resource.RLIMIT_CORE, 0)):
             resource.setrlimit(res, (value, value))
     return apply
+
+
+# ----------------------------------------------------------------------------- seccomp
+# Kernel keyrings are not namespaced: a student process would share its session keyring with
+# the grader that started it (and, through per-uid keyrings, with a later sandbox drawing the
+# same uid). So every student process runs under a seccomp filter that refuses add_key,
+# request_key and keyctl (EPERM), except keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL), which
+# ``join_new_session_keyring`` calls first thing to leave the inherited keyring; it also refuses
+# every system call of another ABI (32-bit or x32 calls would bypass the numbers below).
+
+_SECCOMP = {"x86_64": (0xC000003E, 248, 249, 250, 0x40000000), "aarch64": (0xC00000B7, 217, 218, 219, None)}
+
+
+def seccomp_program() -> bytes | None:
+    """The filter above as a classic BPF program (what ``bwrap --seccomp`` and
+    ``PR_SET_SECCOMP`` take); None on an architecture without a table here."""
+    import errno
+    import platform
+    import struct
+
+    entry = _SECCOMP.get(platform.machine())
+    if entry is None:
+        return None
+    audit_arch, add_key, request_key, keyctl, x32 = entry
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM
+    # (code, k, jump-if-true label, jump-if-false label); None = fall through
+    prog = [("", ld, 4, None, None), ("", jeq, audit_arch, None, "deny"), ("", ld, 0, None, None)]
+    if x32 is not None:
+        prog.append(("", jge, x32, "deny", None))
+    prog += [("", jeq, add_key, "deny", None), ("", jeq, request_key, "deny", None),
+             ("", jeq, keyctl, None, "allow"),
+             ("", ld, 16, None, None), ("", jeq, 1, None, "deny"),  # option == KEYCTL_JOIN_SESSION_KEYRING
+             ("", ld, 24, None, None), ("", jeq, 0, None, "deny"),  # name == NULL (low and high words)
+             ("", ld, 28, None, None), ("", jeq, 0, "allow", "deny"),
+             ("allow", ret, allow, None, None), ("deny", ret, deny, None, None)]
+    where = {label: i for i, (label, *_rest) in enumerate(prog) if label}
+    out = b""
+    for i, (_, code, k, jt, jf) in enumerate(prog):
+        jumps = [0 if target is None else where[target] - i - 1 for target in (jt, jf)]
+        out += struct.pack("=HBBI", code, *jumps, k)
+    return out
+
+
+def install_seccomp() -> None:
+    """Apply ``seccomp_program`` to this process (needs no_new_privs or CAP_SYS_ADMIN)."""
+    import ctypes
+
+    program = seccomp_program()
+    if program is None:
+        return
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    buf = ctypes.create_string_buffer(program)
+    fprog = SockFprog(len(program) // 8, ctypes.addressof(buf))
+    _check(_libc().prctl(22, 2, ctypes.byref(fprog), 0, 0), "install the seccomp filter")  # SECCOMP_MODE_FILTER
+
+
+def join_new_session_keyring() -> None:
+    """Leave the inherited session keyring for a new, empty one (best effort; the student side
+    calls this before any student code)."""
+    import ctypes
+    import platform
+
+    entry = _SECCOMP.get(platform.machine())
+    if entry is not None:
+        ctypes.CDLL(None, use_errno=True).syscall(ctypes.c_long(entry[3]), ctypes.c_long(1), ctypes.c_void_p(None))
 
 
 class _LogTail:
@@ -248,8 +321,16 @@ class StudentProcess(_LogTail):
         self.uid = UID_BASE + secrets.randbelow(UID_RANGE) if os.geteuid() == 0 else SANDBOX_UID
         self.cgroups = Cgroups(f"dgm-student-{secrets.token_hex(6)}",
                                (cfg.memory_mb + cfg.scratch_mb + 16) * 2**20, cfg.nproc)
+        pass_fds: tuple = ()
         if cfg.mode == "bwrap":
-            cmd = _bwrap_prefix(cfg, self.uid) + [sys.executable, "-m", "dgm_course.student"]
+            program = seccomp_program()
+            if program is not None:
+                seccomp_fd = os.memfd_create("dgm-seccomp", 0)  # inherited by bwrap, which reads it
+                os.write(seccomp_fd, program)
+                os.lseek(seccomp_fd, 0, os.SEEK_SET)
+                pass_fds = (seccomp_fd,)
+            cmd = _bwrap_prefix(cfg, self.uid, seccomp_fd=pass_fds[0] if pass_fds else None) + [
+                sys.executable, "-m", "dgm_course.student"]
             env, cwd = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, "/"
         elif cfg.mode == "none":
             self.scratch = tempfile.mkdtemp(prefix="dgm-student-")
@@ -269,7 +350,9 @@ class StudentProcess(_LogTail):
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=env, cwd=cwd, preexec_fn=_limits(cfg, self.cgroups),
                                      start_new_session=True,
-                                     close_fds=True)
+                                     close_fds=True, pass_fds=pass_fds)
+        for fd in pass_fds:
+            os.close(fd)
         self.cin, self.cout = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         os.set_blocking(self.cin, False)
         os.set_blocking(self.cout, False)
@@ -365,6 +448,25 @@ class Cgroups:
         except OSError:
             return None
         return None
+
+    @classmethod
+    def sweep(cls, older_than: float = 600.0, prefix: str = "dgm-student-") -> int:
+        """Remove the empty per-sandbox cgroups (``prefix``...) older than ``older_than`` seconds
+        that a killed checker left behind (a cgroup with processes in it is never removed);
+        returns how many."""
+        removed = 0
+        for controller in ("memory", "pids"):
+            base = cls._own(cls, controller)
+            if base is None:
+                continue
+            for path in base.glob(prefix + "*"):
+                try:
+                    if time.time() - path.stat().st_mtime > older_than:
+                        path.rmdir()
+                        removed += 1
+                except OSError:
+                    continue
+        return removed
 
     def join(self) -> None:
         """Move the calling process into the cgroups (runs in the child before exec)."""
@@ -617,8 +719,9 @@ class ForkedStudentProcess(_LogTail):
             return "still running"
         if status == -1:
             return "killed (its supervisor is gone)"
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        if os.WIFSIGNALED(status) or (code is not None and code > 128):  # PID 1 reports a signal as 128 + n
+            sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else code - 128
             try:
                 name = signal.Signals(sig).name
             except ValueError:
@@ -689,8 +792,11 @@ def _forked_student(request: dict, fds: list[int], template_fd: int) -> None:
     stdin_r, stdout_w, stderr_w, ctl_fd, files_fd, *cgroup_fds = fds
     ctl = socket.socket(fileno=ctl_fd)
     files = _unpack_files(files_fd)
+    os.umask(0o022)
     _check(libc.unshare(_CLONE_NEWNS | _CLONE_NEWIPC | _CLONE_NEWNET | _CLONE_NEWUTS | _CLONE_NEWPID), "unshare")
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    # a devpts instance of its own (the template's is shared by its forks)
+    _mount(libc, "devpts", "/dev/pts", "devpts", _MS_NOSUID | _MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     scratch = int(request["scratch_mb"]) * 2**20 + sum(len(data) for _, data in files)
     _mount(libc, "tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={scratch},mode=1777")
     _mount(libc, "tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={16 * 2**20},mode=1777")
@@ -723,13 +829,18 @@ def _forked_student(request: dict, fds: list[int], template_fd: int) -> None:
                         with contextlib.suppress(OSError):
                             os.close(int(name))
                 mb = 2**20
-                for res, value in ((resource.RLIMIT_AS, request["memory_mb"] * mb),
+                # the address space beyond what the template maps (its pre-imported libraries), as
+                # a fresh process's limit counts only what it maps itself
+                mapped = next(int(line.split()[1]) for line in open("/proc/self/status")
+                              if line.startswith("VmSize:")) * 1024
+                for res, value in ((resource.RLIMIT_AS, mapped + request["memory_mb"] * mb),
                                    (resource.RLIMIT_CPU, request["cpu_seconds"]),
                                    (resource.RLIMIT_FSIZE, request["fsize_mb"] * mb),
                                    (resource.RLIMIT_NPROC, request["nproc"]),
                                    (resource.RLIMIT_NOFILE, request["nofile"]), (resource.RLIMIT_CORE, 0)):
                     resource.setrlimit(res, (value, value))
                 _drop_privileges(libc, int(request["uid"]))
+                install_seccomp()
                 os.chdir("/tmp")
                 from dgm_course import student as server
 
@@ -739,7 +850,7 @@ def _forked_student(request: dict, fds: list[int], template_fd: int) -> None:
                 os.close(fd)
             while True:
                 pid, status = os.waitpid(-1, 0)
-                if pid == student:
+                if pid == student and not os.WIFSTOPPED(status):  # stopped: it made PID 1 its tracer
                     os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
         finally:
             os._exit(70)

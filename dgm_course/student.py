@@ -377,6 +377,9 @@ def _close_figures() -> None:
 
 
 def main() -> None:
+    from dgm_course.sandbox import join_new_session_keyring
+
+    join_new_session_keyring()  # not the grader's session keyring (see sandbox.seccomp_program)
     cin, cout = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)

@@ -2,9 +2,11 @@
 (``dgm_course.checker.Runner``, here in the test process) and a real sandboxed student process."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import textwrap
+import time
 
 import pytest
 
@@ -73,3 +75,25 @@ def run_cells(*cells, timeout: float = 20.0, mode: str = "bwrap", memory_mb: int
 def status(results: dict, index: int) -> str:
     r = results[index]
     return r["status"] if r["status"] == "ok" else f"{r['status']}: {r.get('ename')}: {r.get('evalue')}"
+
+
+@contextlib.contextmanager
+def forked_pair(source: str):
+    """Two student processes forked from this test process's template, both alive, each having
+    run ``source`` (an answer cell): for attacks between concurrent sandboxes of one template."""
+    from dgm_course.checker import Conn
+    from dgm_course.sandbox import SandboxConfig
+
+    conns = []
+    try:
+        for _ in range(2):
+            conn = Conn(SandboxConfig(mode="bwrap", template_fd=student_template().fileno))
+            conn.start()
+            assert type(conn.proc).__name__ == "ForkedStudentProcess"
+            conn.deadline = time.monotonic() + 60
+            conn.request({"op": "exec", "source": textwrap.dedent(source), "filename": "<student-cell-0>"})
+            conns.append(conn)
+        yield conns
+    finally:
+        for conn in conns:
+            conn.close()
