@@ -236,8 +236,12 @@ def test_a_sandbox_of_memory_hogs_cannot_take_the_machine(template):
             vm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize:"))
             return resource.getrlimit(resource.RLIMIT_AS)[0] // 2**20 - vm // 1024 - 64
         def hogs(n, mb):
+            # how many hogs hold all their memory at once: each writes its index on a pipe once
+            # every page is touched, then sleeps; counted when all have written or died (or after
+            # 25 s on a busy machine: a hog still touching then holds less than its share)
+            r, w = os.pipe()
             pids = []
-            for _ in range(n):
+            for k in range(n):
                 try:
                     pid = os.fork()
                 except (OSError, MemoryError):  # the cap may also refuse the fork itself
@@ -247,16 +251,26 @@ def test_a_sandbox_of_memory_hogs_cannot_take_the_machine(template):
                         block = bytearray(mb * 2**20)
                         for i in range(0, len(block), 4096):
                             block[i] = 1
+                        os.write(w, bytes([k]))
                         time.sleep(30)
                     finally:
                         os._exit(0)
                 pids.append(pid)
-            time.sleep(3)
-            alive = 0
-            for pid in pids:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                alive += done == 0
-            return alive
+            os.close(w)
+            alive, holding, deadline = dict(enumerate(pids)), set(), time.monotonic() + 25
+            os.set_blocking(r, False)
+            while time.monotonic() < deadline:
+                try:
+                    holding |= set(os.read(r, 64))
+                except BlockingIOError:
+                    pass
+                for k, pid in list(alive.items()):
+                    if os.waitpid(pid, os.WNOHANG)[0] != 0:
+                        del alive[k]
+                if all(k in holding or k not in alive for k in range(len(pids))):
+                    break
+                time.sleep(0.1)
+            return len([k for k in holding if k in alive])
         def bomb():
             n = 0
             try:
