@@ -25,7 +25,7 @@ export PATH := $(BIN):$(PATH)
 
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv lab test test-fast lint bench zoo mutants release grade feedback export report demo lock clean distclean
+.PHONY: help venv lab test test-fast lint bench zoo mutants release grade feedback export report similarity demo lock clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -79,9 +79,13 @@ feedback: $(STAMP)  ## write feedback/ HTML for $(ASSIGNMENT), hidden tests remo
 export: $(STAMP)  ## export all grades to grades.csv
 	$(BIN)/dgm-course export --to grades.csv
 
-report: $(STAMP)  ## score histogram and per-exercise pass rates for $(ASSIGNMENT)
+report: $(STAMP)  ## pass rates, zero scores, named mistakes (table + PNG) and crashes for $(ASSIGNMENT)
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make report ASSIGNMENT=01_logistic_regression"; exit 2; }
 	$(BIN)/dgm-course report $(ASSIGNMENT)
+
+similarity: $(STAMP)  ## the most similar pairs of submissions of $(ASSIGNMENT) (HTML + CSV; scores unchanged)
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make similarity ASSIGNMENT=01_logistic_regression"; exit 2; }
+	$(BIN)/dgm-course similarity $(ASSIGNMENT)
 
 demo: $(STAMP)  ## the whole instructor flow on a synthetic class, in a temporary folder
 	$(BIN)/dgm-course demo

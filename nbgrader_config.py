@@ -16,7 +16,8 @@ c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "course"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
 # Files in solutions/<assignment>/ that must never be copied into the release.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.orig", "*.bak"]
+# mistakes.toml: the plain words of each named mistake (hidden tests' too), instructor-only.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.orig", "*.bak", "mistakes.toml"]
 
 # The stub students see in place of each solution.
 c.ClearSolutions.code_stub = {

@@ -240,10 +240,13 @@ def class_run(names: list[str], students: int, dask: bool) -> dict:
             for name in names:
                 print(f"  class of {students}: {name} ...", flush=True)
                 seconds = timed([str(bindir / "dgm-course"), "autograde", name] + executor, root)
-                per[name] = {"seconds": seconds, "worker_seconds": statistics.mean(worker_seconds(root, name))}
+                per[name] = {"seconds": seconds, "worker_seconds": statistics.mean(worker_seconds(root, name)),
+                             "report_seconds": timed([str(bindir / "dgm-course"), "report", name], root),
+                             "similarity_seconds": timed([str(bindir / "dgm-course"), "similarity", name], root)}
             wall = time.perf_counter() - start
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    wall -= sum(r["report_seconds"] + r["similarity_seconds"] for r in per.values())
     cores = 2
     n = students * len(names)
     core_seconds = wall * cores / n
@@ -327,7 +330,12 @@ def markdown(res: dict) -> str:
                   f"{c['core_seconds_per_submission']:.2f} core-s / 16 cores = "
                   f"**{c['estimate_300x6_16_cores_minutes']:.1f} min** (assumes the per-submission cost measured "
                   "here holds per core on the larger machine, i.e. 16 Dask worker processes with one thread each, "
-                  "and ignores the start of the 16 workers' templates, a few seconds each)."]
+                  "and ignores the start of the 16 workers' templates, a few seconds each).", "",
+                  f"On that class ({c['students']} submissions per notebook), `dgm-course report` took "
+                  + ", ".join(f"{r['report_seconds']:.1f}" for r in c["per_notebook"].values())
+                  + " s and `dgm-course similarity` "
+                  + ", ".join(f"{r['similarity_seconds']:.1f}" for r in c["per_notebook"].values())
+                  + " s per notebook (01 to 06; whole commands, start included; not in the wall time above)."]
     return "\n".join(lines)
 
 

@@ -824,6 +824,9 @@ class Runner:
             except BaseException as exc:  # noqa: B036 (a failing test may raise anything)
                 status = {"status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:MAX_MESSAGE],
                           "frames": _frames(exc)}
+                mistake = _named_mistake(exc)
+                if mistake:
+                    status["mistake"] = mistake
             finally:
                 self.conn.in_checker_cell = False
                 plt = sys.modules.get("matplotlib.pyplot")
@@ -862,6 +865,16 @@ class Runner:
                 self.lost.setdefault(exercise, f"the student process crashed in an earlier test of this exercise "
                                                f"({reason})")
         return result
+
+
+def _named_mistake(exc: BaseException) -> str | None:
+    """The key of the mistake a failed check names (``dgm_utils.checks.CheckFailed``, raised
+    here by test code: student code's exceptions reach the checker as builtin classes)."""
+    checks = sys.modules.get("dgm_utils.checks")
+    if checks is None or not isinstance(exc, checks.CheckFailed):
+        return None
+    key = exc.mistake
+    return key if isinstance(key, str) and checks.MISTAKE_KEY.fullmatch(key) else None
 
 
 def preload(cells: list[dict]) -> None:

@@ -94,12 +94,37 @@ def cmd_export(args) -> int:
 
 
 def cmd_report(args) -> int:
-    """Print per-exercise pass rates and write the score histogram PNG."""
-    from .report import make_report
+    """Print per-exercise pass rates, the exercises with the most zero scores, the named mistakes
+    the tests found (students per mistake and exercise) and the crashes; write the score
+    histogram and the mistakes chart (PNG). --format csv prints the named-mistake table as CSV."""
+    from .report import make_report, mistakes_csv
 
-    text, png = make_report(_course(args), args.assignment, to=args.to)
+    course = _course(args)
+    if args.format == "csv":
+        sys.stdout.write(mistakes_csv(course, args.assignment))
+        return 0
+    text, png = make_report(course, args.assignment, to=args.to)
     print(text)
     print(f"\nwrote {png}")
+    mistakes_png = png.with_name(png.stem + "-mistakes.png")
+    if mistakes_png.exists():
+        print(f"wrote {mistakes_png}")
+    return 0
+
+
+def cmd_similarity(args) -> int:
+    """Compare every pair of submissions' answer cells (winnowing fingerprints: identifiers,
+    strings, comments and whitespace normalized; the release's stubs excluded) and write an
+    HTML report of the most similar pairs, code side by side, and a CSV of every pair. Never
+    changes a score."""
+    from .similarity import similarity_report
+
+    pairs, html_path, csv_path = similarity_report(_course(args), args.assignment, top=args.top, to=args.to)
+    width = max(len(p.a) + len(p.b) for p in pairs[:args.top]) + 5
+    print(f"{'pair'.ljust(width)}  similarity  matching")
+    for p in pairs[:args.top]:
+        print(f"{(p.a + ' and ' + p.b).ljust(width)}  {100 * p.similarity:9.0f}%  {p.tokens:8d}")
+    print(f"\nwrote {html_path}\nwrote {csv_path}")
     return 0
 
 
@@ -157,7 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("report", cmd_report, "score histogram (PNG) and per-exercise pass rates")
     p.add_argument("assignment", metavar="ASSIGNMENT")
     p.add_argument("--to", default=None, metavar="FILE", help="PNG path (default reports/ASSIGNMENT.png)")
+    p.add_argument("--format", choices=("text", "csv"), default="text",
+                   help="csv: print the named-mistake table (exercise, mistake, words, students, who) as CSV")
     p.add_argument("--db-url", default=None, metavar="URL", help="gradebook URL (default: the config's)")
+
+    p = add("similarity", cmd_similarity, "which submissions look alike (HTML and CSV; scores unchanged)")
+    p.add_argument("assignment", metavar="ASSIGNMENT")
+    p.add_argument("--top", type=int, default=20, metavar="N", help="pairs to show (default 20; the CSV has all)")
+    p.add_argument("--to", default=None, metavar="DIR", help="folder for the reports (default reports/)")
 
     p = sub.add_parser("demo", help="run release, autograde, feedback and report on a synthetic class",
                        description=cmd_demo.__doc__)

@@ -465,12 +465,14 @@ def _store(course: Course, assignment: str, result: SubmissionResult, sources, f
                           [{"name": g.plan.name, "scores": g.score.scores, "untouched": g.score.untouched}
                            for g in result.notebooks])
     row = SummaryRow(student, score, score_max, result.seconds, status, flags)
+    exercise_of = {(g.plan.name, c.index): c.exercise for g in result.notebooks for c in g.plan.cells}
     report = course.report_path(assignment, student)
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(dict(dataclasses.asdict(row), notebooks=[
         {"name": g.plan.name, "status": g.run.status, "seconds": round(g.run.seconds, 3), "restarts": g.run.restarts,
          "crashes": crash_records(g), "scores": g.score.scores, "log": g.run.log[-4000:],
-         "cells": {str(i): {"status": c.status, "reason": c.reason, "seconds": c.seconds}
+         "cells": {str(i): {"status": c.status, "reason": c.reason, "seconds": c.seconds, "mistake": c.mistake,
+                            "exercise": exercise_of.get((g.plan.name, i))}
                    for i, c in sorted(g.run.cells.items()) if c.status != "ok" or c.kind == "test"}}
         for g in result.notebooks]), indent=1))
     return row

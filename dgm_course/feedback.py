@@ -200,9 +200,18 @@ def to_html(nb) -> str:
     return body
 
 
-def _notes(report: dict) -> list[str]:
-    """Lines of the instructor's report a student may read (crashes and their reasons)."""
+def _notes(report: dict, words: dict[str, str] | None = None) -> list[str]:
+    """Lines of the instructor's report a student may read: crashes and their reasons, and the
+    named mistakes the tests found, in plain words (``words``: the assignment's mistakes.toml;
+    never the text of a hidden test)."""
     notes: list[str] = []
+    for nb in report.get("notebooks", []):
+        for cell in nb.get("cells", {}).values():
+            key = cell.get("mistake")
+            if key and (words or {}).get(key):
+                note = f"in {cell.get('exercise') or nb['name']}, the tests found a classic mistake: {words[key]}"
+                if note not in notes:
+                    notes.append(note)
     for nb in report.get("notebooks", []):
         for crash in nb.get("crashes", []):
             if crash["exercise"].startswith("plain cell"):
@@ -221,7 +230,10 @@ def generate_feedback(course: Course, assignment: str, students: list[str] | Non
 
     from . import gradebook
 
+    from .report import mistake_catalog
+
     all_scores = gradebook.read_scores(course.db_url, course.course_id, assignment)
+    words = mistake_catalog(course, assignment)
     written = []
     graded_root = course.folder("autograded")
     for folder in sorted(graded_root.glob(f"*/{assignment}")) if graded_root.is_dir() else []:
@@ -229,7 +241,7 @@ def generate_feedback(course: Course, assignment: str, students: list[str] | Non
         if students and student not in students:
             continue
         report_path = course.report_path(assignment, student)
-        notes = _notes(json.loads(report_path.read_text())) if report_path.exists() else []
+        notes = _notes(json.loads(report_path.read_text()), words) if report_path.exists() else []
         for path in sorted(folder.glob("*.ipynb")):
             graded = nbformat.read(str(path), as_version=4)
             ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in graded.cells]

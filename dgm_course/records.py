@@ -32,7 +32,8 @@ class Limits:
 class CellResult:
     """What happened to one cell. status: "ok", "error" (an exception: a failed test, or an
     error in student code), "crashed" (the student process died or hung during the cell),
-    "not-run" (an earlier crash cost the rest of this exercise)."""
+    "not-run" (an earlier crash cost the rest of this exercise). mistake: the key of the
+    mistake a failed check named (``dgm_utils.checks``), if any."""
 
     index: int
     kind: str
@@ -44,6 +45,7 @@ class CellResult:
     stderr: str = ""
     seconds: float = 0.0
     reason: str = ""
+    mistake: str = ""
 
     @classmethod
     def from_json(cls, record: dict) -> CellResult:

@@ -1,5 +1,7 @@
 """Grades out of the gradebook: CSV export (nbgrader's format) and the assignment report
-(score histogram PNG and per-exercise pass rates: which exercises students miss)."""
+(score histogram PNG and per-exercise pass rates: which exercises students miss; the named
+mistakes the tests found, per exercise, as a table, a PNG and CSV; the exercises with the
+most zero scores; crashes and timeouts)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -92,6 +94,16 @@ def make_report(course, assignment: str, to: str | Path | None = None) -> tuple[
     for r in rates:
         lines.append(f"{r['exercise'].ljust(width)}  {r['points']:6g}  {r['passed']:3d}/{r['students']:<3d} "
                      f"{100 * r['rate']:4.0f}%  {r['mean']:5.2f}")
+    zeros = zero_scores(scores, groups)
+    if any(z["students"] for z in zeros):
+        lines += ["", "exercises with the most zero scores:"]
+        lines += [f"  {z['exercise'].ljust(width)}  {z['students']:3d} student(s) with 0 of {z['points']:g}"
+                  for z in zeros[:5] if z["students"]]
+    mistakes = mistake_rows(course, assignment)
+    if mistakes:
+        lines += ["", "named mistakes (students per mistake, from visible and hidden tests):"]
+        for r in mistakes:
+            lines.append(f"  {r['exercise'].ljust(width)}  {r['students']:3d}  {r['mistake']}: {r['words']}")
     crashes = crash_table(course, assignment)
     if crashes:
         lines += ["", "crashes and timeouts (each cost the rest of its exercise):"]
@@ -113,4 +125,77 @@ def make_report(course, assignment: str, to: str | Path | None = None) -> tuple[
     fig.tight_layout()
     fig.savefig(png, dpi=100, metadata={"Software": None})
     plt.close(fig)
+    if mistakes:
+        fig, ax = plt.subplots(figsize=(10, 0.45 * len(mistakes) + 1.2))
+        labels = [f"{r['exercise']}: {r['mistake']}" for r in mistakes]
+        ax.barh(labels[::-1], [r["students"] for r in mistakes][::-1], color="#c44e52")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(title=f"{assignment}: named mistakes", xlabel="students")
+        fig.tight_layout()
+        fig.savefig(png.with_name(png.stem + "-mistakes.png"), dpi=100, metadata={"Software": None})
+        plt.close(fig)
     return text, png
+
+
+def zero_scores(scores: dict[str, dict[str, tuple]], groups) -> list[dict]:
+    """Per exercise: {exercise, points, students (with 0 points on all its tests)}, most first."""
+    rows = []
+    for name, tests in groups:
+        points = max((sum(g[t][2] for t in tests if t in g) for g in scores.values()), default=0.0)
+        zero = sum(1 for g in scores.values() if points and sum(g[t][0] or 0 for t in tests if t in g) == 0)
+        rows.append({"exercise": name, "points": points, "students": zero})
+    return sorted(rows, key=lambda r: -r["students"])
+
+
+def mistakes_csv(course, assignment: str, to=None) -> str:
+    """The named-mistake table as CSV (exercise, mistake, words, students, who): written to
+    ``to`` when given; returns the text."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["exercise", "mistake", "words", "students", "who"])
+    for r in mistake_rows(course, assignment):
+        writer.writerow([r["exercise"], r["mistake"], r["words"], r["students"], " ".join(r["who"])])
+    if to is not None:
+        Path(to).write_text(buf.getvalue())
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- named mistakes
+
+def mistake_catalog(course, assignment: str) -> dict[str, str]:
+    """{mistake key: plain words} of ``solutions/<assignment>/mistakes.toml`` ({} if absent)."""
+    import tomllib
+
+    path = course.folder("source", assignment) / "mistakes.toml"
+    if not path.exists():
+        return {}
+    data = tomllib.loads(path.read_text())
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def mistake_rows(course, assignment: str) -> list[dict]:
+    """Per exercise and named mistake: {exercise, mistake, words, students (count), who}, from
+    the grading reports (each student counted once per mistake), exercises in notebook order,
+    then most frequent first."""
+    import json
+
+    from .notebooks import read_notebook
+
+    order = []
+    for src in sorted(course.folder("source", assignment).glob("*.ipynb")):
+        order += [name for name, _ in exercises(read_notebook(src))]
+    words = mistake_catalog(course, assignment)
+    seen: dict[tuple[str, str], set[str]] = {}
+    for path in sorted((course.root / "reports" / assignment / "grading").glob("*.json")):
+        report = json.loads(path.read_text())
+        for nb in report.get("notebooks", []):
+            for cell in nb.get("cells", {}).values():
+                if cell.get("mistake"):
+                    seen.setdefault((cell.get("exercise") or "?", cell["mistake"]), set()).add(path.stem)
+    rank = {name: i for i, name in enumerate(order)}
+    rows = [{"exercise": ex, "mistake": key, "words": words.get(key, ""), "students": len(who), "who": sorted(who)}
+            for (ex, key), who in seen.items()]
+    return sorted(rows, key=lambda r: (rank.get(r["exercise"], len(rank)), -r["students"], r["mistake"]))

@@ -2,16 +2,26 @@
 (when the caller gives a ``hint``) the likely mistake.
 
 All functions accept numpy arrays, Python scalars and torch tensors (detached and copied
-to numpy first). They raise ``AssertionError`` with a readable message and return None.
+to numpy first). They raise ``CheckFailed`` (an ``AssertionError``) with a readable message
+and return None.
+
+``mistake``: the short stable key of the classic mistake a failure names (for example
+``sigmoid.naive-overflow``), kept on the exception (``CheckFailed.mistake``) and shown beside
+the hint. The grader collects these keys across a class (``dgm-course report``); the plain
+words for each key are in ``solutions/<assignment>/mistakes.toml``.
 """
 from __future__ import annotations
 
 import math
+import re
 from typing import Callable
 
 import numpy as np
 
 __all__ = [
+    "CheckFailed",
+    "fail",
+    "expect",
     "to_numpy",
     "assert_shape",
     "assert_finite",
@@ -31,27 +41,56 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def _fail(message: str, hint: str | None) -> None:
+MISTAKE_KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+class CheckFailed(AssertionError):
+    """A failed check. mistake: the key of the mistake its message names, or None."""
+
+    def __init__(self, message: str, mistake: str | None = None):
+        super().__init__(message)
+        self.mistake = mistake
+
+
+def _fail(message: str, hint: str | None, mistake: str | None = None) -> None:
+    if mistake is not None and not MISTAKE_KEY.fullmatch(mistake):
+        raise ValueError(f"mistake key {mistake!r}: lowercase letters, digits, '.', '-', '_' (at most 64)")
     if hint:
         message = f"{message}\nHint: {hint}"
-    raise AssertionError(message)
+    if mistake:
+        message = f"{message}\n(mistake: {mistake})"
+    raise CheckFailed(message, mistake)
+
+
+def fail(message: str, *, hint: str | None = None, mistake: str | None = None) -> None:
+    """Fail the check with ``message`` (and the hint), naming ``mistake``."""
+    _fail(message, hint, mistake)
+
+
+def expect(condition, message: str, *, hint: str | None = None, mistake: str | None = None) -> None:
+    """``assert condition, message`` that names the mistake: fails with ``message`` (and the
+    hint) when ``condition`` is false."""
+    if not condition:
+        _fail(message, hint, mistake)
 
 
 def _fmt_index(idx: tuple) -> str:
     return "" if len(idx) == 0 else "[" + ", ".join(str(int(i)) for i in idx) + "]"
 
 
-def assert_shape(x, shape: tuple, name: str = "result", hint: str | None = None) -> None:
+def assert_shape(x, shape: tuple, name: str = "result", hint: str | None = None,
+                 mistake: str | None = None) -> None:
     """Check that ``x`` has exactly ``shape``.
 
     x: array-like or tensor; shape: tuple of int; name: what ``x`` is, for the message.
     """
     actual = tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
     if actual != tuple(shape):
-        _fail(f"{name} has shape {actual}, expected {tuple(shape)}.", hint)
+        _fail(f"{name} has shape {actual}, expected {tuple(shape)}.", hint, mistake)
 
 
-def assert_finite(x, name: str = "result", hint: str | None = None) -> None:
+def assert_finite(x, name: str = "result", hint: str | None = None,
+                  mistake: str | None = None) -> None:
     """Check that every entry of ``x`` is finite (no nan, no +-inf)."""
     a = to_numpy(x)
     bad = ~np.isfinite(a)
@@ -61,6 +100,7 @@ def assert_finite(x, name: str = "result", hint: str | None = None) -> None:
             f"{name} has {int(bad.sum())} non-finite value(s) out of {a.size}; "
             f"first: {a[idx]} at {name}{_fmt_index(idx)}.",
             hint,
+            mistake,
         )
 
 
@@ -72,6 +112,7 @@ def assert_close(
     rtol: float = 1e-6,
     name: str = "result",
     hint: str | None = None,
+    mistake: str | None = None,
 ) -> None:
     """Check |actual - expected| <= atol + rtol * |expected| entry-wise, and equal shapes.
 
@@ -85,7 +126,7 @@ def assert_close(
     """
     a, e = to_numpy(actual), to_numpy(expected)
     if a.shape != e.shape:
-        _fail(f"{name} has shape {a.shape}, expected {e.shape}.", hint)
+        _fail(f"{name} has shape {a.shape}, expected {e.shape}.", hint, mistake)
     a_fin, e_fin = np.isfinite(a), np.isfinite(e)
     overflow = ~a_fin & e_fin
     if overflow.any():
@@ -95,11 +136,12 @@ def assert_close(
             f"({int(overflow.sum())} non-finite value(s) where the true value is finite: "
             "an overflow or a log of 0?).",
             hint,
+            mistake,
         )
     nonfinite_mismatch = ~e_fin & ~((a == e) | (np.isnan(a) & np.isnan(e)))
     if nonfinite_mismatch.any():
         idx = np.unravel_index(np.argmax(nonfinite_mismatch), a.shape) if a.ndim else ()
-        _fail(f"{name}{_fmt_index(idx)} is {a[idx]} but should be {e[idx]}.", hint)
+        _fail(f"{name}{_fmt_index(idx)} is {a[idx]} but should be {e[idx]}.", hint, mistake)
     both = a_fin & e_fin
     a0, e0 = np.where(both, a, 0.0), np.where(both, e, 0.0)
     err = np.abs(a0 - e0)
@@ -112,17 +154,19 @@ def assert_close(
             f"{name}{_fmt_index(idx)}: got {a[idx]:.10g}, expected {e[idx]:.10g} "
             f"(difference {err[idx]:.3g}, tolerance {tol[idx]:.3g}).",
             hint,
+            mistake,
         )
 
 
-def assert_probabilities(p, name: str = "probabilities", hint: str | None = None) -> None:
+def assert_probabilities(p, name: str = "probabilities", hint: str | None = None,
+                         mistake: str | None = None) -> None:
     """Check that every entry of ``p`` is a probability: finite and in [0, 1]."""
     a = to_numpy(p)
-    assert_finite(a, name, hint)
+    assert_finite(a, name, hint, mistake)
     bad = (a < 0) | (a > 1)
     if bad.any():
         idx = np.unravel_index(np.argmax(bad), a.shape) if a.ndim else ()
-        _fail(f"{name}{_fmt_index(idx)} = {a[idx]:.6g} is not in [0, 1].", hint)
+        _fail(f"{name}{_fmt_index(idx)} = {a[idx]:.6g} is not in [0, 1].", hint, mistake)
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x, eps: float = 1e-6) -> np.ndarray:
@@ -158,29 +202,36 @@ def check_gradient(
     rtol: float = 1e-4,
     name: str = "gradient",
     hint: str | None = None,
+    mistake: str | None = None,
 ) -> None:
     """Compare an analytic gradient with central finite differences of ``f`` at ``x``.
 
     f: callable (array shaped like x) -> float.
     grad: array shaped like x: the analytic gradient at x.
     x: array: the point.
-    The message names the worst coordinate and says when the sign is flipped or the
-    gradient is off by a constant factor (e.g. sum instead of mean).
+    The message names the worst coordinate and says when the gradient is zero, its sign is
+    flipped or it is off by a constant factor (e.g. sum instead of mean); ``mistake`` then gets
+    ".zero", ".sign-flipped" or ".scaled" appended.
     """
     g = to_numpy(grad)
     fd = numerical_gradient(f, x, eps)
     if g.shape != fd.shape:
-        _fail(f"{name} has shape {g.shape}, expected {fd.shape} (the shape of x).", hint)
+        _fail(f"{name} has shape {g.shape}, expected {fd.shape} (the shape of x).", hint, mistake)
     err = np.abs(g - fd)
     tol = atol + rtol * np.abs(fd)
     if (err > tol).any():
         idx = np.unravel_index(np.argmax(err - tol), g.shape) if g.ndim else ()
         extra = ""
         norm = float(np.dot(fd.ravel(), fd.ravel()))
-        if norm > 0:
+        if norm > 0 and not g.any():
+            extra = " Your gradient is zero (a missing term?)."
+            mistake = mistake and mistake + ".zero"
+        elif norm > 0:
             ratio = float(np.dot(g.ravel(), fd.ravel())) / norm
             resid = np.linalg.norm(g.ravel() - ratio * fd.ravel()) / math.sqrt(norm)
             if resid < 1e-3 and abs(ratio - 1) > 1e-3:
+                if mistake:
+                    mistake += ".sign-flipped" if ratio < 0 else ".scaled"
                 extra = (
                     f" Your gradient is {ratio:.4g} times the true one"
                     + (" (a sign error?)" if ratio < 0 else " (sum instead of mean, or a missing factor?)")
@@ -191,11 +242,13 @@ def check_gradient(
             f"coordinate(s); worst at {name}{_fmt_index(idx)}: analytic {g[idx]:.8g}, "
             f"finite difference {fd[idx]:.8g}.{extra}",
             hint,
+            mistake,
         )
 
 
 def assert_frequencies(
-    counts, probs, *, z: float = 5.0, name: str = "sample frequencies", hint: str | None = None
+    counts, probs, *, z: float = 5.0, name: str = "sample frequencies", hint: str | None = None,
+    mistake: str | None = None,
 ) -> None:
     """Check observed category counts against probabilities, with a tolerance from the
     sample size: |count_k - n p_k| <= z * sqrt(n p_k (1 - p_k)) + 1 for every k.
@@ -207,7 +260,7 @@ def assert_frequencies(
     """
     c, p = to_numpy(counts), to_numpy(probs)
     if c.shape != p.shape:
-        _fail(f"{name}: counts have shape {c.shape} but probabilities {p.shape}.", hint)
+        _fail(f"{name}: counts have shape {c.shape} but probabilities {p.shape}.", hint, mistake)
     n = c.sum()
     expected = n * p
     tol = z * np.sqrt(n * p * (1 - p)) + 1.0
@@ -219,11 +272,13 @@ def assert_frequencies(
             f"probability {p[k]:.4g} predicts {expected[k]:.1f} +- {tol[k]:.1f} "
             f"({int(bad.sum())} of {c.size} categories off).",
             hint,
+            mistake,
         )
 
 
 def assert_mean(
-    samples, mean, std, *, z: float = 5.0, name: str = "sample mean", hint: str | None = None
+    samples, mean, std, *, z: float = 5.0, name: str = "sample mean", hint: str | None = None,
+    mistake: str | None = None,
 ) -> None:
     """Check the mean of i.i.d. samples against the true mean, with a tolerance from the
     sample size: |mean(samples) - mean| <= z * std / sqrt(n), entry-wise over trailing dims.
@@ -244,4 +299,5 @@ def assert_mean(
             f"{name}{_fmt_index(idx)} = {m[idx]:.5g} over {n} samples, but the true mean is "
             f"{mu[idx]:.5g} (allowed deviation {tol[idx]:.3g} = {z} standard errors).",
             hint,
+            mistake,
         )

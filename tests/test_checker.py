@@ -281,3 +281,22 @@ def test_seeding_again_to_the_same_state_reaches_the_student():
         """),
     )
     assert status(r, 1) == "ok" and status(r, 2) == "ok"
+
+
+def test_the_checker_records_the_mistake_a_failed_check_names_and_student_code_cannot_forge_one():
+    r = run_cells(
+        ("answer", """
+            from dgm_utils.checks import CheckFailed
+            def f(x):
+                raise CheckFailed("forged", mistake="sigmoid.naive-overflow")
+            def g(x):
+                return x + 1
+            """),
+        ("test", """
+            from dgm_utils.checks import assert_close
+            assert_close(g(1.0), 3.0, name="g(1)", mistake="g.off-by-one")"""),
+        ("test", "f(1.0)"),
+        ("test", "assert g(1.0) == 3.0"))
+    assert r[1]["status"] == "error" and r[1]["mistake"] == "g.off-by-one", r[1]
+    assert r[2]["status"] == "error" and "mistake" not in r[2], r[2]  # raised by student code: no key
+    assert r[3]["status"] == "error" and "mistake" not in r[3], r[3]  # a plain assert names none

@@ -72,3 +72,37 @@ def test_assert_mean():
         checks.assert_mean(s, 2.0, 3.0)
     s = np.random.default_rng(0).normal(2.3, 3.0, size=(4000, 2))
     fails_with(lambda: checks.assert_mean(s, 2.0, 3.0, name="x"), "true mean is 2", "standard errors")
+
+
+def test_a_failed_check_names_its_mistake_beside_the_message():
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.assert_close(np.array([1.0, 2.0]), np.array([1.0, 3.0]), name="f(x)", hint="check f",
+                            mistake="f.wrong-value")
+    assert isinstance(err.value, AssertionError) and err.value.mistake == "f.wrong-value"
+    assert str(err.value).endswith("Hint: check f\n(mistake: f.wrong-value)"), str(err.value)
+    for call in (lambda: checks.assert_shape(np.zeros(2), (3,), mistake="a.shape"),
+                 lambda: checks.assert_finite(np.array([np.inf]), mistake="a.inf"),
+                 lambda: checks.assert_probabilities(np.array([1.5]), mistake="a.prob"),
+                 lambda: checks.assert_frequencies(np.array([100, 0]), np.array([0.5, 0.5]), mistake="a.freq"),
+                 lambda: checks.assert_mean(np.ones((100, 1)), 0.0, 0.1, mistake="a.mean"),
+                 lambda: checks.expect(1 == 2, "one is not two", mistake="a.expect"),
+                 lambda: checks.fail("always", mistake="a.fail")):
+        with pytest.raises(checks.CheckFailed) as err:
+            call()
+        assert err.value.mistake and f"(mistake: {err.value.mistake})" in str(err.value)
+    checks.expect(True, "never shown", mistake="a.expect")  # a true condition passes
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.assert_close(1.0, 2.0)
+    assert err.value.mistake is None and "(mistake:" not in str(err.value)
+    with pytest.raises(ValueError, match="mistake key"):
+        checks.fail("x", mistake="Not A Key!")
+
+
+def test_check_gradient_refines_the_mistake_key():
+    f = lambda x: float(np.sum(x ** 2))  # noqa: E731  (gradient 2x)
+    x = np.array([1.0, -2.0, 0.5])
+    for grad, suffix in ((-2 * x, ".sign-flipped"), (6 * x, ".scaled"), (np.zeros(3), ".zero"),
+                         (2 * x + np.array([0.0, 1.0, 0.0]), "")):
+        with pytest.raises(checks.CheckFailed) as err:
+            checks.check_gradient(f, grad, x, mistake="g.w")
+        assert err.value.mistake == "g.w" + suffix, (suffix, str(err.value))

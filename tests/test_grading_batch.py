@@ -3,8 +3,11 @@ identical grades with --jobs 1, --jobs 2 and a local Dask cluster, PostgreSQL vs
 demo and the other commands. (The hostile-submission zoo is tests/test_zoo.py.)"""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import re
 import pwd
 import shutil
 import socket
@@ -16,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SOLUTIONS
+from dgm_course.feedback import visible_text
 from dgm_course.layout import Course, make_scratch_course
 
 A = "01_logistic_regression"
@@ -144,8 +148,11 @@ def test_demo_and_commands(tmp_path):
     proc = subprocess.run([exe, "demo", "--dir", str(demo), "--jobs", "2"], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "perfect  13" in proc.stdout and "killer" in proc.stdout, proc.stdout
-    for student in ("perfect", "blank", "partial", "patcher", "killer", "reader"):
+    assert re.search(r"^perfect +13 ", proc.stdout, flags=re.M) and "killer" in proc.stdout, proc.stdout
+    from dgm_course.demo import MISTAKES, PLANTED
+
+    students = ["perfect", "blank", "partial", "patcher", "killer", "reader", "copier-a", "copier-b", *PLANTED]
+    for student in students:
         assert (demo / "feedback" / student / A / f"{A}.html").exists()
     assert (demo / "reports" / f"{A}.png").read_bytes()[:4] == b"\x89PNG"
     report = json.loads((demo / "reports" / A / "grading" / "killer.json").read_text())
@@ -156,9 +163,33 @@ def test_demo_and_commands(tmp_path):
     run = lambda *args: subprocess.run([exe, *args, "--course", str(demo)], capture_output=True,  # noqa: E731
                                        text=True, timeout=300)
     out = run("export", "--to", "out.csv")
-    assert out.returncode == 0 and (demo / "out.csv").read_text().count("\n") == 7, out.stderr
+    assert out.returncode == 0 and (demo / "out.csv").read_text().count("\n") == len(students) + 1, out.stderr
     out = run("report", A)
-    assert out.returncode == 0 and "negative_log_likelihood" in out.stdout and "33%" in out.stdout, out.stdout
+    assert out.returncode == 0 and "negative_log_likelihood" in out.stdout and "54%" in out.stdout, out.stdout
+    assert "named mistakes" in out.stdout and (demo / "reports" / f"{A}-mistakes.png").read_bytes()[:4] == b"\x89PNG"
+
+    # the named mistakes the report counts are exactly those planted in the demo class
+    out = run("report", A, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert {(r["exercise"], r["mistake"]): int(r["students"]) for r in rows} == MISTAKES, out.stdout
+    assert all(r["words"] for r in rows)
+    words = {r["mistake"]: r["words"] for r in rows}
+    page = visible_text((demo / "feedback" / "mistake-sum-1" / A / f"{A}.html").read_text())
+    assert words["nll.sum-not-mean"] in page, "the student's feedback does not name the mistake in plain words"
+    assert words["nll.sum-not-mean"] not in visible_text((demo / "feedback" / "perfect" / A / f"{A}.html").read_text())
+
+    # the near-copy with renamed variables ranks first, well above every other pair
+    out = run("similarity", A, "--top", "5")
+    assert out.returncode == 0, out.stdout + out.stderr
+    pairs = list(csv.DictReader(open(demo / "reports" / f"{A}-similarity.csv")))
+    assert len(pairs) == len(students) * (len(students) - 1) // 2
+    assert {pairs[0]["student_a"], pairs[0]["student_b"]} == {"copier-a", "copier-b"}, pairs[:3]
+    assert float(pairs[0]["similarity"]) > 0.95 and float(pairs[1]["similarity"]) < 0.9, pairs[:3]
+    assert "copier-a and copier-b" in out.stdout.splitlines()[1]
+    html = (demo / "reports" / f"{A}-similarity.html").read_text()
+    marked = re.findall(r"<mark>(.*?)</mark>", html, flags=re.S)
+    assert marked and not [m for m in marked if "NotImplementedError" in m or "YOUR CODE HERE" in m], \
+        "the release's stub counted as matching code"
     out = run("release", A)
     assert out.returncode == 0 and "clean" in out.stdout, out.stdout + out.stderr
     out = run("autograde", A, "--student", "perfect", "--quiet", "--timeout", "30")

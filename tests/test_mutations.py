@@ -6,7 +6,9 @@ A bank entry is a dict:
     cell:   grade_id of the solution cell to mutate;
     old:    text that occurs exactly once in that cell;
     new:    what replaces it (the mistake);
-    expect: (optional) words the failing test's message must contain, proving it says why.
+    expect: (optional) words the failing test's message must contain, proving it says why;
+    mistake: (optional) the key of the named mistake the failing check must record
+            (``dgm_utils.checks``; its plain words are in solutions/<assignment>/mistakes.toml).
 
 A later notebook adds tests/mutations/<assignment>.py and nothing else. The mutations of a
 notebook share one kernel with its solution run (tests/campaign.py), so they are grouped on
@@ -42,6 +44,11 @@ def test_mutation_is_caught(assignment, mutation):
         assert expect.lower() in outcome.message.lower(), (
             f"{assignment}: {mutation['name']!r} was caught by {outcome.caught_by}, but its message "
             f"does not say why (expected the words {expect!r}):\n{outcome.message}")
+    key = mutation.get("mistake")
+    if key:
+        assert f"(mistake: {key})" in outcome.message, (
+            f"{assignment}: {mutation['name']!r} was caught by {outcome.caught_by}, but the failing check does "
+            f"not name the mistake {key!r}:\n{outcome.message}")
 
 
 @pytest.mark.parametrize("assignment", assignment_names())
