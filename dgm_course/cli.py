@@ -4,7 +4,8 @@
     dgm-course autograde ASSIGNMENT         grade submitted/*/ASSIGNMENT (tests in a checker, code in a sandbox)
     dgm-course feedback ASSIGNMENT          per-student HTML without hidden tests
     dgm-course export [--to grades.csv]     the gradebook as CSV (nbgrader's format)
-    dgm-course report ASSIGNMENT            score histogram and per-exercise pass rates
+    dgm-course report ASSIGNMENT            pass rates, zero scores, named mistakes, crashes
+    dgm-course similarity ASSIGNMENT        the most similar pairs of submissions (scores unchanged)
     dgm-course demo                         the whole flow on a synthetic class
 
 Run it from the course root (the folder of nbgrader_config.py) or pass ``--course DIR``.
@@ -15,6 +16,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+# jsonschema (under nbformat) imports rfc3987_syntax, when installed, only to check the "iri"
+# string format, which no notebook schema uses; building its grammar costs every command about a
+# second. Marking it absent makes jsonschema skip that one format check.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def _course(args):

@@ -666,6 +666,7 @@ class ForkedStudentProcess(_LogTail):
             for fd in (in_w, out_r, err_r):
                 os.close(fd)
             self.ctl.close()
+            self.cgroups.remove()
             raise TemplateGone(f"the template process is gone ({err})") from None
         finally:
             for fd in theirs[:3] + theirs[4:]:

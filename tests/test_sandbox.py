@@ -359,3 +359,23 @@ def test_cgroups_left_by_a_killed_checker_are_swept_but_not_live_ones():
         sleeper.kill()
         sleeper.wait()
         busy.remove()
+
+
+def test_a_dead_template_falls_back_to_bwrap():
+    """If a worker's template died, the student process starts with bwrap instead (same
+    sandbox, slower) and the notebook is graded."""
+    from dgm_course.sandbox import SandboxConfig, StudentProcess, StudentTemplate, template_available
+
+    require_bwrap()
+    if not template_available():
+        pytest.skip("templates are used only when grading as root")
+    dead = StudentTemplate(SandboxConfig())
+    os.killpg(dead.proc.pid, signal.SIGKILL)
+    dead.proc.wait()
+    try:
+        r = run_cells(("answer", "def f(x):\n    return x + 1"), ("test", "assert f(1) == 2"), template=False,
+                      template_fd=dead.fileno)
+        assert status(r, 1) == "ok"
+        assert type(r["_runner"].conn.proc) is StudentProcess and r["_runner"].conn.cfg.template_fd is None
+    finally:
+        dead.close()
