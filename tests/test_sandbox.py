@@ -370,8 +370,11 @@ def test_a_dead_template_falls_back_to_bwrap():
     if not template_available():
         pytest.skip("templates are used only when grading as root")
     dead = StudentTemplate(SandboxConfig())
-    os.killpg(dead.proc.pid, signal.SIGKILL)
+    os.killpg(dead.proc.pid, signal.SIGKILL)  # bwrap; the template inside dies with it (--die-with-parent)
     dead.proc.wait()
+    dead.sock.settimeout(10)
+    assert dead.sock.recv(16) == b"", "the template outlived bwrap"  # its end of the socket is closed
+    dead.sock.settimeout(None)
     try:
         r = run_cells(("answer", "def f(x):\n    return x + 1"), ("test", "assert f(1) == 2"), template=False,
                       template_fd=dead.fileno)
