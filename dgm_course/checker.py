@@ -42,6 +42,7 @@ import weakref
 
 from .channel import (ChannelError, Deadline, Decoder, Encoder, PeerGone, apply_layer_state, data_kind, layer_spec,
                       read_frame, write_frame)
+from . import sandbox
 from .sandbox import ForkedStudentProcess, SandboxConfig, StudentProcess
 from .sandbox import TemplateGone as StudentTemplateGone
 from .student import EXCEPTIONS, MAX_MESSAGE, WARNINGS, describe_exception
@@ -938,58 +939,36 @@ PRELOAD = ("numpy", "scipy.special", "scipy.stats", "scipy.linalg", "torch", "to
            "dgm_utils.checks", "dgm_utils.data", "dgm_utils.plotting", "dgm_utils.seeding", "dgm_utils.training")
 
 
-class TemplateGone(RuntimeError):
+class TemplateGone(sandbox.TemplateGone):
     """The checker template is gone or did not start."""
 
 
-class CheckerTemplate:
+class CheckerTemplate(sandbox.TemplateProcess):
     """The grading worker's end of a checker template process."""
+
+    Gone = TemplateGone
+    what = "the checker template"
 
     def __init__(self, env_for_home, preexec_fn=None, startup_timeout: float = 120.0, wait: bool = True):
         """``env_for_home(folder)``: the template's environment, given its own scratch folder."""
-        import socket
-        import subprocess
         import tempfile
 
         self.home = tempfile.mkdtemp(prefix="dgm-checker-template-")
-        env = env_for_home(self.home)
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.proc = subprocess.Popen([sys.executable, "-m", "dgm_course.checker", "--template", str(theirs.fileno())],
-                                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                                     cwd=self.home, start_new_session=True, preexec_fn=preexec_fn)
-        theirs.close()
-        self.sock = mine
-        self.startup_timeout = startup_timeout
-        if wait:
-            self.wait_ready()
-
-    def wait_ready(self) -> None:
-        """Wait for the template's "ready" (its imports done); TemplateGone if it does not come."""
-        from .sandbox import await_ready
-
-        if not await_ready(self.sock, self.startup_timeout):
-            self.close()
-            raise TemplateGone("the checker template did not start")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
+        super().__init__([sys.executable, "-m", "dgm_course.checker", "--template"], env_for_home(self.home),
+                         self.home, startup_timeout, wait, preexec_fn)
 
     def fork(self, cwd: str, env: dict[str, str], memory_bytes: int, job_fd: int, result_fd: int, log_fd: int,
              student_template: int | None) -> ForkedChecker:
         """A checker forked from the template: reads its job on ``job_fd``, writes its results
         on ``result_fd`` and its errors on ``log_fd``; forks student processes from
         ``student_template`` (a socket to a ``sandbox.StudentTemplate``) when given."""
-        import socket
-
         status_r, status_w = os.pipe()
         fds = [job_fd, result_fd, log_fd, status_w] + ([student_template] if student_template is not None else [])
-        request = {"cwd": cwd, "env": env, "memory_bytes": memory_bytes}
         try:
-            socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
-        except OSError as err:
+            self.send({"cwd": cwd, "env": env, "memory_bytes": memory_bytes}, fds)
+        except TemplateGone:
             os.close(status_r)
-            raise TemplateGone(f"the checker template is gone ({err})") from None
+            raise
         finally:
             os.close(status_w)
         return ForkedChecker(status_r)
@@ -997,12 +976,7 @@ class CheckerTemplate:
     def close(self) -> None:
         import shutil
 
-        self.sock.close()
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, 9)
-        with contextlib.suppress(Exception):
-            self.proc.wait(timeout=10)
+        super().close()
         shutil.rmtree(self.home, ignore_errors=True)
 
 
@@ -1101,38 +1075,8 @@ def _forked_checker(request: dict, fds: list[int], template_fd: int) -> None:
 def template_main(fd: int) -> None:
     """``python -m dgm_course.checker --template FD``: import the libraries, then fork a checker
     for each request read on the socket FD, until it closes."""
-    import importlib
-    import signal
-    import socket
-
-    for name in PRELOAD:
-        with contextlib.suppress(Exception):
-            importlib.import_module(name)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    sock = socket.socket(fileno=fd)
-    sock.send(b"ready")
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(sock, 1 << 16, 8)
-        except OSError:
-            return
-        if not message:
-            return
-        try:
-            request = json.loads(message)
-            if len(fds) not in (4, 5) or not isinstance(request.get("env"), dict):
-                raise ValueError("bad request")
-        except (ValueError, AttributeError):
-            for f in fds:
-                os.close(f)
-            continue
-        if os.fork() == 0:
-            try:
-                _forked_checker(request, fds, fd)
-            finally:
-                os._exit(70)
-        for f in fds:
-            os.close(f)
+    sandbox.serve_forks(fd, PRELOAD, 8, lambda request, fds: len(fds) in (4, 5) and isinstance(request["env"], dict),
+                        _forked_checker)
 
 
 def main() -> None:

@@ -570,30 +570,52 @@ class TemplateGone(RuntimeError):
     """The template process is gone or refused the request."""
 
 
-class StudentTemplate:
-    """The grading worker's end of a template process (start it once, fork many)."""
+def send_request(sock, request: dict, fds: list[int], what: str = "the template process",
+                 gone: type[Exception] = TemplateGone) -> None:
+    """Ask a template on ``sock`` for a fork: ``request`` (JSON) and the descriptors it hands
+    over; ``gone`` if the template is gone."""
+    import json
+    import socket
 
-    def __init__(self, cfg: SandboxConfig, startup_timeout: float = 180.0, wait: bool = True):
+    try:
+        socket.send_fds(sock, [json.dumps(request).encode()], fds)
+    except OSError as err:
+        raise gone(f"{what} is gone ({err})") from None
+
+
+class TemplateProcess:
+    """The grading worker's end of a template process: a Python process that imports the
+    libraries once, then forks a child for each request sent on a socket (``serve_forks``).
+    Subclasses give the command; the last argument appended is the socket's descriptor."""
+
+    Gone = TemplateGone
+    what = "the template process"
+
+    def __init__(self, cmd: list[str], env: dict[str, str], cwd: str, startup_timeout: float, wait: bool,
+                 preexec_fn=None):
         import socket
 
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cmd = _bwrap_prefix(cfg, template=True) + [sys.executable, "-m", "dgm_course.sandbox", "template",
-                                                   str(theirs.fileno())]
-        self.proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cwd="/",
-                                     start_new_session=True)
-        theirs.close()
+        try:
+            self.proc = subprocess.Popen(cmd + [str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True,
+                                         preexec_fn=preexec_fn)
+        except BaseException:
+            mine.close()
+            raise
+        finally:
+            theirs.close()
         self.sock = mine
         self.startup_timeout = startup_timeout
         if wait:
             self.wait_ready()
 
     def wait_ready(self) -> None:
-        """Wait for the template's "ready" (its imports done); TemplateGone if it does not come."""
+        """Wait for the template's "ready" (its imports done); ``Gone`` if it does not come."""
         if not await_ready(self.sock, self.startup_timeout):
             self.close()
-            raise TemplateGone("the template process did not start")
+            raise self.Gone(f"{self.what} did not start")
 
     @property
     def fileno(self) -> int:
@@ -602,6 +624,10 @@ class StudentTemplate:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def send(self, request: dict, fds: list[int]) -> None:
+        """Ask the template for a fork (``send_request``); ``Gone`` if the template is gone."""
+        send_request(self.sock, request, fds, self.what, self.Gone)
+
     def close(self) -> None:
         self.sock.close()
         if self.proc.poll() is None:
@@ -609,6 +635,53 @@ class StudentTemplate:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
+
+
+def serve_forks(fd: int, preload: tuple[str, ...], max_fds: int, valid, child) -> None:
+    """The template's side: import ``preload``, say "ready" on the socket ``fd``, then for each
+    request whose ``valid(request, fds)`` holds fork ``child(request, fds, fd)`` (which never
+    returns), until the socket closes. Malformed requests are dropped, their descriptors closed."""
+    import importlib
+    import json
+    import socket
+
+    for name in preload:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    sock = socket.socket(fileno=fd)
+    sock.send(b"ready")
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, max_fds)
+        except OSError:
+            return
+        if not message:
+            return
+        try:
+            request = json.loads(message)
+            if not isinstance(request, dict) or not valid(request, fds):
+                raise ValueError("bad request")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            for f in fds:
+                os.close(f)
+            continue
+        if os.fork() == 0:
+            try:
+                child(request, fds, fd)
+            finally:
+                os._exit(70)
+        for f in fds:
+            os.close(f)
+
+
+class StudentTemplate(TemplateProcess):
+    """The grading worker's end of a student template: it imports the student side's libraries
+    once inside bwrap and forks every student process (``ForkedStudentProcess``)."""
+
+    def __init__(self, cfg: SandboxConfig, startup_timeout: float = 180.0, wait: bool = True):
+        cmd = _bwrap_prefix(cfg, template=True) + [sys.executable, "-m", "dgm_course.sandbox", "template"]
+        super().__init__(cmd, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, "/", startup_timeout, wait)
 
 
 def _pack_files(files: dict[str, str]) -> int:
@@ -653,21 +726,19 @@ class ForkedStudentProcess(_LogTail):
         request = {"uid": self.uid, "memory_mb": cfg.memory_mb, "cpu_seconds": cfg.cpu_seconds,
                    "fsize_mb": cfg.fsize_mb, "scratch_mb": cfg.scratch_mb, "nproc": cfg.nproc, "nofile": cfg.nofile,
                    "cgroups": len(cgroup_fds)}
-        import json
-
         self.started = time.monotonic()
         try:
             template = socket.socket(fileno=os.dup(template_fd))
             try:
-                socket.send_fds(template, [json.dumps(request).encode()], theirs)
+                send_request(template, request, theirs)
             finally:
                 template.close()
-        except OSError as err:
+        except TemplateGone:
             for fd in (in_w, out_r, err_r):
                 os.close(fd)
             self.ctl.close()
             self.cgroups.remove()
-            raise TemplateGone(f"the template process is gone ({err})") from None
+            raise
         finally:
             for fd in theirs[:3] + theirs[4:]:
                 os.close(fd)
@@ -878,38 +949,7 @@ def _forked_student(request: dict, fds: list[int], template_fd: int) -> None:
 def _template_main(fd: int) -> None:
     """``python -m dgm_course.sandbox template FD``: import the libraries, then fork a student
     process for each request read on the socket FD, until it closes."""
-    import importlib
-    import json
-    import socket
-
-    for name in PRELOAD:
-        with contextlib.suppress(Exception):
-            importlib.import_module(name)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    sock = socket.socket(fileno=fd)
-    sock.send(b"ready")
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 16)
-        except OSError:
-            return
-        if not message:
-            return
-        try:
-            request = json.loads(message)
-            if len(fds) != 5 + int(request["cgroups"]):
-                raise ValueError("file descriptors")
-        except (ValueError, KeyError, TypeError):
-            for f in fds:
-                os.close(f)
-            continue
-        if os.fork() == 0:
-            try:
-                _forked_student(request, fds, fd)
-            finally:
-                os._exit(70)
-        for f in fds:
-            os.close(f)
+    serve_forks(fd, PRELOAD, 16, lambda request, fds: len(fds) == 5 + int(request["cgroups"]), _forked_student)
 
 
 if __name__ == "__main__":
