@@ -25,7 +25,7 @@ export PATH := $(BIN):$(PATH)
 
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: help venv lab test test-fast lint bench zoo mutants release grade feedback export report similarity demo lock clean distclean
+.PHONY: help venv lab test test-fast lint bench zoo mutants sync release grade feedback export report similarity demo lock clean distclean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -65,7 +65,10 @@ zoo: $(STAMP)  ## every hostile submission on every notebook, plain nbgrader vs 
 mutants: $(STAMP)  ## every mutation bank graded through the checker and the sandbox
 	$(BIN)/python bench/mutations_boundary.py
 
-release: $(STAMP)  ## regenerate course/ from solutions/ and check that nothing secret leaked
+sync: $(STAMP)  ## bring each solutions notebook and its text twin (.py) in step (the newer one wins)
+	$(BIN)/dgm-course sync
+
+release: sync  ## sync, regenerate course/ from solutions/ and check that nothing secret leaked
 	$(BIN)/dgm-course release
 
 grade: $(STAMP)  ## autograde submitted/*/$(ASSIGNMENT): tests in a checker, student code in a sandbox

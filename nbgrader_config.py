@@ -17,7 +17,8 @@ c.CourseDirectory.release_directory = "course"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
 # Files in solutions/<assignment>/ that must never be copied into the release.
 # mistakes.toml: the plain words of each named mistake (hidden tests' too), instructor-only.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.orig", "*.bak", "mistakes.toml"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.orig", "*.bak", "mistakes.toml",
+                             "[0-9][0-9]_*.py"]  # the text twins (dgm_course/twins.py)
 
 # The stub students see in place of each solution.
 c.ClearSolutions.code_stub = {

@@ -1,5 +1,6 @@
 """The ``dgm-course`` command: the instructor's side of the course.
 
+    dgm-course sync [ASSIGNMENT ...]        bring each solutions notebook and its text twin (.py) in step
     dgm-course release [ASSIGNMENT ...]     regenerate course/ and check it leaks nothing
     dgm-course autograde ASSIGNMENT         grade submitted/*/ASSIGNMENT (tests in a checker, code in a sandbox)
     dgm-course feedback ASSIGNMENT          per-student HTML without hidden tests
@@ -36,7 +37,18 @@ def cmd_release(args) -> int:
     """Regenerate the releases and verify that no solution or hidden test reached them."""
     from .release import generate_release, release_problems
 
+    from .twins import differences, twin_path
+
     course = _course(args)
+    stale = []
+    for name in args.assignments or course.assignments("source"):
+        notebook = course.folder("source", name) / f"{name}.ipynb"
+        if notebook.exists() and twin_path(notebook).exists():
+            stale += [f"{name}: {d}" for d in differences(notebook)]
+    if stale:
+        print("the solutions notebooks and their text twins differ (run 'dgm-course sync' first):",
+              *("  " + d for d in stale), sep="\n", file=sys.stderr)
+        return 1
     names = generate_release(course, args.assignments or None)
     problems = []
     for notebook, leaks in release_problems(course, names).items():
@@ -48,6 +60,27 @@ def cmd_release(args) -> int:
             print("  " + p, file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_sync(args) -> int:
+    """Bring each solutions notebook and its text twin (solutions/NAME/NAME.py, jupytext percent
+    format) in step: the newer of the two is copied onto the other. With --check, change nothing
+    and exit 1 if any pair differs."""
+    from .twins import differences, sync
+
+    course = _course(args)
+    differ = 0
+    for name in args.assignments or course.assignments("source"):
+        notebook = course.folder("source", name) / f"{name}.ipynb"
+        if not notebook.exists():
+            raise FileNotFoundError(f"no {notebook}")
+        if args.check:
+            found = differences(notebook)
+            differ += bool(found)
+            print(f"{name}: " + ("; ".join(found) if found else "in sync"))
+        else:
+            print(f"{name}: {sync(notebook)}")
+    return 1 if differ else 0
 
 
 def cmd_autograde(args) -> int:
@@ -156,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("release", cmd_release, "regenerate course/ from solutions/ and verify nothing secret leaked")
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="assignments (default: all)")
+
+    p = add("sync", cmd_sync, "bring each solutions notebook and its text twin (.py) in step")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="assignments (default: all)")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook and its twin differ")
 
     p = add("autograde", cmd_autograde, "grade submitted/*/ASSIGNMENT in parallel sandboxed workers")
     p.add_argument("assignment", metavar="ASSIGNMENT")

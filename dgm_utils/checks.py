@@ -12,9 +12,11 @@ words for each key are in ``solutions/<assignment>/mistakes.toml``.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
 import re
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -22,6 +24,7 @@ __all__ = [
     "CheckFailed",
     "fail",
     "expect",
+    "no_float_errors",
     "to_numpy",
     "assert_shape",
     "assert_finite",
@@ -31,6 +34,8 @@ __all__ = [
     "check_gradient",
     "assert_frequencies",
     "assert_mean",
+    "answer_digest",
+    "check_answer",
 ]
 
 
@@ -72,6 +77,25 @@ def expect(condition, message: str, *, hint: str | None = None, mistake: str | N
     hint) when ``condition`` is false."""
     if not condition:
         _fail(message, hint, mistake)
+
+
+@contextlib.contextmanager
+def no_float_errors(what: str, *, hint: str | None = None, mistake: str | None = None) -> Iterator[None]:
+    """Run the block with NumPy's overflow, invalid-operation and divide-by-zero warnings turned
+    into a failed check (underflow to 0 is allowed): the naive formulas that overflow or take
+    log(0) fail here with ``what`` named, instead of printing a warning and returning inf or nan.
+
+    what: what the block computes, e.g. "sigmoid(z)"; hint: the likely mistake; mistake: its key.
+    Use it around the call only, so that a later failed check keeps its own message::
+
+        with no_float_errors("sigmoid(z)", hint="use a stable form", mistake="sigmoid.naive-overflow"):
+            s = sigmoid(z)
+    """
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        try:
+            yield
+        except FloatingPointError as err:
+            _fail(f"{what} hit a floating-point error: {err}.", hint, mistake)
 
 
 def _fmt_index(idx: tuple) -> str:
@@ -301,3 +325,57 @@ def assert_mean(
             hint,
             mistake,
         )
+
+
+# -- self-check questions: the test cell stores a digest of the right answer, not the answer
+
+def _normalize_answer(answer, decimals: int | None) -> list[str]:
+    """The spellings of ``answer`` that count: a choice lower-cased and stripped; a number rounded
+    to ``decimals`` places, with its two neighbours one unit of the last place away."""
+    if decimals is None:
+        return [str(answer).strip().lower()]
+    x = float(answer)
+    step = 10.0 ** -decimals
+    return [f"{round(x + k * step, decimals):.{decimals}f}" for k in (0, -1, 1)]
+
+
+def answer_digest(question: str, answer, decimals: int | None = None) -> str:
+    """The digest a self-check test stores for the right ``answer`` of ``question`` (an id such as
+    "01.q1"): the first 16 hex digits of sha256("question:answer"), the answer normalized as in
+    ``check_answer``. Instructors compute it with ``python -m dgm_utils.checks QUESTION ANSWER [DECIMALS]``."""
+    return hashlib.sha256(f"{question}:{_normalize_answer(answer, decimals)[0]}".encode()).hexdigest()[:16]
+
+
+def check_answer(question: str, answer, digest: str, *, decimals: int | None = None, choices: str | None = None,
+                 hint: str | None = None, mistake: str | None = None) -> None:
+    """Check a self-check answer against the stored ``digest`` (``answer_digest``).
+
+    question: its id, e.g. "01.q1"; answer: the student's answer (a letter for a multiple-choice
+    question, a number otherwise); decimals: for a number, the places it is compared to (a value
+    one unit of the last place off also counts); choices: the valid letters, e.g. "abcd".
+    """
+    if answer is None:
+        _fail(f"question {question}: no answer yet (replace None with your answer).", hint, mistake)
+    if choices is not None:
+        letter = answer.strip().lower() if isinstance(answer, str) else None
+        if letter is None or len(letter) != 1 or letter not in choices:
+            _fail(f"question {question}: answer with one letter of {', '.join(choices)}, got {answer!r}.",
+                  hint, mistake)
+    elif decimals is not None:
+        try:
+            float(answer)
+        except (TypeError, ValueError):
+            _fail(f"question {question}: answer with a number, got {answer!r}.", hint, mistake)
+    if choices is None and decimals is None:
+        raise ValueError("check_answer needs choices= (multiple choice) or decimals= (a number)")
+    spellings = _normalize_answer(answer, decimals)
+    if not any(hashlib.sha256(f"{question}:{a}".encode()).hexdigest()[:16] == digest for a in spellings):
+        what = f"{answer!r}" if decimals is None else f"{spellings[0]} (to {decimals} decimal places)"
+        _fail(f"question {question}: {what} is not the answer.", hint, mistake)
+
+
+if __name__ == "__main__":  # python -m dgm_utils.checks QUESTION ANSWER [DECIMALS]
+    import sys
+
+    _q, _a, *_d = sys.argv[1:]
+    print(answer_digest(_q, float(_a) if _d else _a, int(_d[0]) if _d else None))

@@ -2,6 +2,7 @@
 and returns the Axes, so notebooks can compose panels."""
 from __future__ import annotations
 
+import os
 from typing import Callable, Sequence
 
 import numpy as np
@@ -100,3 +101,34 @@ def plot_image_grid(images, n_cols: int = 8, ax=None, title: str = "", cmap: str
     if title:
         ax.set_title(title)
     return ax
+
+
+def interactive(draw: Callable[..., None], **controls) -> None:
+    """Draw a figure with sliders when a live notebook can show widgets; otherwise draw it once.
+
+    draw: callable(**values) that draws one complete figure (and calls plt.show()).
+    controls: name=(low, high, step, value) for a float slider, or name=[option, ...] for a
+        drop-down (the first option is the value drawn without widgets).
+    Without ipywidgets, outside IPython, or with DGM_STATIC_FIGURES=1 (set by the tests and the
+    benchmark: headless runs), ``draw`` is called once with each control's value: a static figure.
+    """
+    for name, spec in controls.items():
+        if not (isinstance(spec, list) and spec) and not (isinstance(spec, tuple) and len(spec) == 4):
+            raise ValueError(f"control {name!r}: give (low, high, step, value) or a list of options, got {spec!r}")
+    values = {k: (v[0] if isinstance(v, list) else v[3]) for k, v in controls.items()}
+    static = os.environ.get("DGM_STATIC_FIGURES") == "1"
+    try:
+        from IPython import get_ipython
+
+        static = static or get_ipython() is None or not hasattr(get_ipython(), "kernel")
+        import ipywidgets
+    except ImportError:
+        static = True
+    if static:
+        draw(**values)
+        return
+    widgets = {k: ipywidgets.Dropdown(options=v, value=v[0], description=k) if isinstance(v, list) else
+               ipywidgets.FloatSlider(min=v[0], max=v[1], step=v[2], value=v[3], description=k,
+                                      continuous_update=False)
+               for k, v in controls.items()}
+    ipywidgets.interact(draw, **widgets)

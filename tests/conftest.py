@@ -19,6 +19,7 @@ for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_RUNTIME_DIR
     os.environ.setdefault(var, str(_STATE / sub))  # `make test` already points them into .venv/state
 os.environ.setdefault("npm_config_logs_max", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("DGM_STATIC_FIGURES", "1")  # dgm_utils.plotting.interactive draws static figures
 os.environ["PYTHONWARNINGS"] = os.environ.get("PYTHONWARNINGS", "")
 # nbgrader shells out to alembic: this interpreter's bin folder first on PATH.
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")

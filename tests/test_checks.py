@@ -106,3 +106,60 @@ def test_check_gradient_refines_the_mistake_key():
         with pytest.raises(checks.CheckFailed) as err:
             checks.check_gradient(f, grad, x, mistake="g.w")
         assert err.value.mistake == "g.w" + suffix, (suffix, str(err.value))
+
+
+def test_no_float_errors_names_the_overflow_and_the_mistake():
+    def naive_sigmoid(z):
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def run():
+        with checks.no_float_errors("sigmoid(z)", hint="use a stable form", mistake="sigmoid.naive-overflow"):
+            naive_sigmoid(np.array([-1e4]))
+
+    msg = fails_with(run, "sigmoid(z) hit a floating-point error", "overflow", "Hint: use a stable form",
+                     "(mistake: sigmoid.naive-overflow)")
+    assert msg
+    with pytest.raises(checks.CheckFailed) as info:
+        run()
+    assert info.value.mistake == "sigmoid.naive-overflow"
+    before = np.geterr()
+    with checks.no_float_errors("log"):
+        assert np.exp(-1e4) == 0.0  # underflow to 0 is allowed
+        ok = np.log(np.array([1.0, 2.0]))
+    assert np.allclose(ok, [0.0, np.log(2.0)])
+    assert np.geterr() == before, "the floating-point settings must be restored"
+
+    def log_of_zero():
+        with checks.no_float_errors("log(p)"):
+            np.log(np.array([0.5, 0.0]))
+
+    fails_with(log_of_zero, "log(p) hit a floating-point error", "divide by zero")
+    assert np.geterr() == before
+
+
+def test_check_answer_accepts_the_right_answer_only_and_keeps_it_unreadable():
+    import hashlib
+
+    digest = checks.answer_digest("01.q1", "b")
+    assert digest == hashlib.sha256(b"01.q1:b").hexdigest()[:16]  # independent: the documented recipe
+    checks.check_answer("01.q1", " B ", digest, choices="abcd")
+    fails_with(lambda: checks.check_answer("01.q1", "c", digest, choices="abcd"), "question 01.q1", "'c' is not")
+    for bad in ("e", "", "ab", 2):
+        fails_with(lambda bad=bad: checks.check_answer("01.q1", bad, digest, choices="abcd"),
+                   "one letter of a, b, c, d")
+    fails_with(lambda: checks.check_answer("01.q1", None, digest, choices="abcd"), "no answer yet")
+    # another question with the same answer has another digest (the id salts it)
+    assert checks.answer_digest("01.q2", "b") != digest
+
+
+def test_check_answer_numbers_to_the_stated_places():
+    import math
+
+    digest = checks.answer_digest("04.q1", math.log(2), decimals=3)  # 0.693
+    for ok in (0.693, 0.6931, 0.6925, 0.694, 0.692):
+        checks.check_answer("04.q1", ok, digest, decimals=3)
+    for bad in (0.69, 0.7, -0.693, 0.696):
+        fails_with(lambda bad=bad: checks.check_answer("04.q1", bad, digest, decimals=3), "is not the answer")
+    fails_with(lambda: checks.check_answer("04.q1", "ln 2", digest, decimals=3), "answer with a number")
+    with pytest.raises(ValueError):
+        checks.check_answer("04.q1", 1.0, digest)

@@ -76,3 +76,17 @@ def test_seeding_gives_reproducible_independent_generators():
     a = np.random.rand()
     seeding.seed_everything(3)
     assert np.random.rand() == a
+
+
+def test_interactive_draws_once_with_the_initial_values_when_headless(monkeypatch):
+    from dgm_utils.plotting import interactive
+
+    calls = []
+    monkeypatch.setenv("DGM_STATIC_FIGURES", "1")
+    interactive(lambda width, kind: calls.append((width, kind)), width=(1.0, 10.0, 1.0, 4.0), kind=["a", "b"])
+    assert calls == [(4.0, "a")]
+    monkeypatch.delenv("DGM_STATIC_FIGURES")
+    interactive(lambda width: calls.append(width), width=(1.0, 10.0, 1.0, 2.0))  # no IPython kernel here
+    assert calls[-1] == 2.0
+    with pytest.raises(ValueError, match="control 'width'"):
+        interactive(lambda width: None, width=(1.0, 2.0))

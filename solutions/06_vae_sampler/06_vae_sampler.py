@@ -1,0 +1,1081 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · The generative process of a VAE: simple conditionals, a complicated marginal
+#
+# **The story so far.** We turned prediction models into generative models one step at a time:
+#
+# 1. **Logistic regression**: $y$ depends on $x$ linearly through a sigmoid.
+# 2. **MLPs**: non-linear features $h = \sigma(Ax + b)$, then logistic regression on $h$.
+# 3. **Autoregressive models**: the chain rule writes any joint as a product of conditionals,
+#    each one a neural prediction model.
+# 4. **Continuous densities**: the same machinery for real-valued $x$.
+# 5. **Gaussian mixtures**: a two-node Bayesian network $z \to x$ with a *discrete* $z$.
+# 6. **The VAE's generative process** (this notebook): the same network $z \to x$ with a
+#    *continuous* $z \sim \mathcal{N}(0, I)$, and a Gaussian $p(x \mid z)$ whose mean and standard
+#    deviation are outputs of two neural networks $\mu_\theta(z)$ and $\sigma_\phi(z)$.
+#
+# Every conditional in this model is as simple as it gets (a diagonal Gaussian), yet the marginal
+# $p(x)$ can be almost any shape. The price: $p(x)$ is an integral over $z$ that we can only
+# *estimate*, and the estimate gets expensive.
+#
+# ## What you will build
+# - `GaussianDecoder`: the two networks $\mu_\theta$ and $\sigma_\phi$, with $\sigma_\phi(z) > 0$ for every $z$;
+# - `sample_prior` and `sample_vae`: ancestral sampling of $(x, z)$, seeded by an explicit `torch.Generator`;
+# - `gaussian_log_likelihood`: $\log p(x \mid z)$ for a diagonal Gaussian;
+# - `estimate_log_px`: a Monte Carlo estimate of $\log p(x)$ through log-sum-exp.
+#
+# Then you will draw the density of a decoder that maps a 1-D $z$ onto a ring, watch the
+# Monte Carlo error shrink as the number of samples grows, and see that notebook 05's mixture
+# is the same network with a discrete $z$. An optional, ungraded last section trains a small VAE
+# on the binarized digits as a preview of the next lecture.
+#
+# **How to work.** Replace each `raise NotImplementedError(...)` with your code, then run
+# the test cell below it. A failing test says what is wrong and usually why. Some tests are
+# hidden and run only when your notebook is graded: they check the same contract on other
+# inputs, so passing the visible tests *honestly* is the best preparation.
+
+# %%
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+import matplotlib.pyplot as plt
+
+from dgm_utils.seeding import make_generator, seed_everything
+
+seed_everything(0)  # the initial weights of the networks below; samplers take explicit generators
+torch.set_num_threads(1)  # our tensors are small: one thread is faster than several competing for the cores
+# %matplotlib inline
+
+# %% [markdown]
+# ## 1. From a mixture to a continuous latent variable
+#
+# In notebook 05 the latent variable was a component index $z \in \{1, \dots, K\}$ and
+#
+# $$p(x) = \sum_{k=1}^K \pi_k\, \mathcal{N}(x;\, \mu_k, \sigma_k^2).$$
+#
+# Now $z \in \mathbb{R}^m$ is continuous, with the simplest prior there is,
+# $p(z) = \mathcal{N}(0, I_m)$, and the mean and standard deviation of $x$ are *functions* of $z$
+# computed by two neural networks:
+#
+# $$p(x \mid z) = \mathcal{N}\big(x;\ \mu_\theta(z),\ \operatorname{diag} \sigma_\phi(z)^2\big)
+#   = \prod_{j=1}^d \mathcal{N}\big(x_j;\ \mu_\theta(z)_j,\ \sigma_\phi(z)_j^2\big),
+# \qquad
+# p(x) = \int p(z)\, p(x \mid z)\, dz .$$
+#
+# The marginal is an *infinite* mixture of Gaussians, one for every $z$, weighted by $p(z)$.
+# The network that computes $(\mu, \sigma)$ from $z$ is called the **decoder**.
+#
+# ### Exercise 1: the decoder (3 points)
+# Write an `nn.Module` with two networks: `mu_theta` maps $z$ (n, latent_dim) to the means
+# (n, data_dim), `sigma_phi` to the standard deviations (n, data_dim). One hidden layer each
+# is enough (any activation). A linear output can be negative, and a standard deviation cannot:
+# make $\sigma$ positive for **every** $z$, e.g. with `F.softplus` (plus a small floor such as
+# $10^{-4}$, because softplus underflows to 0 far in its left tail) or with `torch.exp`.
+# Store `latent_dim` as an attribute: the samplers below read it.
+
+# %% nbgrader={"grade": false, "grade_id": "GaussianDecoder", "locked": false, "schema_version": 3, "solution": true, "task": false}
+class GaussianDecoder(nn.Module):
+    """p(x | z) = N(x; mu_theta(z), diag sigma_phi(z)^2), with two small neural networks.
+
+    Args:
+        latent_dim: int >= 1: dimension m of z.
+        data_dim: int >= 1: dimension d of x.
+        hidden_dim: int >= 1: width of the hidden layer of each network.
+
+    Attributes:
+        latent_dim: int: as given (sample_vae and estimate_log_px read it).
+        mu_theta: nn.Module: maps z (n, latent_dim) to the means (n, data_dim).
+        sigma_phi: nn.Module: maps z (n, latent_dim) to (the parameters of) the standard
+            deviations (n, data_dim).
+    """
+
+    def __init__(self, latent_dim, data_dim, hidden_dim):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.latent_dim, self.data_dim = latent_dim, data_dim
+        self.mu_theta = nn.Sequential(
+            nn.Linear(latent_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, data_dim))
+        self.sigma_phi = nn.Sequential(
+            nn.Linear(latent_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, data_dim),
+            nn.Softplus())  # softplus(s) = log(1 + e^s) > 0, computed stably by torch
+        ### END SOLUTION
+
+    def forward(self, z):
+        """Decode latent vectors.
+
+        Args:
+            z: float32 tensor (n, latent_dim): latent vectors (any real values).
+
+        Returns:
+            (mu, sigma): float32 tensors (n, data_dim) each: the mean and the standard
+            deviation of x given each z; sigma > 0 everywhere.
+        """
+        ### BEGIN SOLUTION
+        return self.mu_theta(z), self.sigma_phi(z) + 1e-4  # the floor keeps sigma > 0 in float32
+        ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_GaussianDecoder", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+import torch
+from torch import nn
+from dgm_utils.checks import assert_finite, assert_shape, expect, fail
+
+torch.manual_seed(0)  # the decoder's initial weights
+_dec = GaussianDecoder(latent_dim=2, data_dim=3, hidden_dim=16)
+# What subclassing nn.Module gives, checked by what the decoder can do (its parameters, its state_dict).
+_missing = [m for m in ("parameters", "named_parameters", "state_dict", "load_state_dict")
+            if not callable(getattr(_dec, m, None))]
+expect(not _missing, f"GaussianDecoder has no method {', '.join(_missing)}: it must subclass torch.nn.Module. "
+    "Hint: class GaussianDecoder(nn.Module), and call super().__init__() first in __init__.", mistake="decoder.not-a-module")
+expect(getattr(_dec, "latent_dim", None) == 2, f"GaussianDecoder(latent_dim=2, ...).latent_dim is {getattr(_dec, 'latent_dim', None)!r}, expected 2. "
+    "Hint: store it in __init__ (self.latent_dim = latent_dim): the samplers read it.", mistake="decoder.latent-dim")
+_keys = set(_dec.state_dict().keys())  # every parameter of every registered sub-network, by its full name
+_params = {}  # network name -> {full parameter name: a copy of its initial value}
+for _name in ("mu_theta", "sigma_phi"):
+    _net = getattr(_dec, _name, None)
+    expect(_net is not None and callable(getattr(_net, "named_parameters", None)), f"GaussianDecoder has no network named {_name!r}. Hint: self.{_name} = nn.Sequential(...).", mistake="decoder.networks")
+    _params[_name] = {f"{_name}.{n}": p.detach().clone() for n, p in _net.named_parameters()}
+    expect(_params[_name], f"self.{_name} has no parameters: it must be a neural network with weights to learn "
+        "(e.g. nn.Sequential(nn.Linear(...), nn.Tanh(), nn.Linear(...))).", mistake="decoder.networks")
+    _lost = sorted(set(_params[_name]) - _keys)
+    expect(not _lost, f"the parameters {_lost} of {_name} are not parameters of the decoder, so an optimizer of "
+        f"decoder.parameters() would never train them. Hint: assign the network as an attribute "
+        f"(self.{_name} = nn.Sequential(...)) after super().__init__().", mistake="decoder.unregistered")
+_z = 3.0 * torch.randn(500, 2, generator=torch.Generator().manual_seed(1))
+_out = _dec(_z)
+expect(isinstance(_out, (tuple, list)) and len(_out) == 2, "forward(z) must return the pair (mu, sigma)", mistake="decoder.output")
+_mu, _sigma = _out
+assert_shape(_mu, (500, 3), "mu for z of shape (500, 2)", hint="mu_theta maps latent_dim -> data_dim", mistake="decoder.shape")
+assert_shape(_sigma, (500, 3), "sigma for z of shape (500, 2)", hint="sigma_phi maps latent_dim -> data_dim", mistake="decoder.shape")
+assert_finite(_mu, "mu")
+assert_finite(_sigma, "sigma")
+if not bool((_sigma > 0).all()):
+    fail(f"sigma must be positive for every z, but {int((_sigma <= 0).sum())} of {_sigma.numel()} entries "
+        f"are <= 0 (smallest: {float(_sigma.detach().min()):.4g}). Hint: the output of a linear layer can be "
+        "negative; pass it through F.softplus (plus a small floor) or torch.exp.", mistake="decoder.sigma-not-positive")
+expect(float(_mu.detach().std(dim=0).min()) > 1e-6, "mu does not change with z: mu_theta must be a function of z", mistake="decoder.mu-constant")
+expect(float(_sigma.detach().std(dim=0).min()) > 1e-8, "sigma does not change with z: sigma_phi must be a function of z", mistake="decoder.sigma-constant")
+# Training needs gradients from mu and sigma to the parameters: the outputs must still be attached to the graph.
+_cut = [n for n, t in (("mu", _mu), ("sigma", _sigma)) if not t.requires_grad]
+expect(not _cut, f"{' and '.join(_cut)} from forward(z) is cut off from the networks' parameters (requires_grad is False): "
+    "no gradient would reach them and training could not change them. Hint: compute mu with self.mu_theta(z) "
+    "and sigma with self.sigma_phi(z), keeping the graph (no .detach(), no torch.no_grad(), no .item() or .numpy()).", mistake="decoder.detached")
+# Each parameter of mu_theta must move mu and leave sigma alone, and each parameter of sigma_phi the reverse:
+# change one parameter tensor at a time (through load_state_dict) and watch (mu, sigma) on the same z.
+_dec.eval()  # a dropout layer, if any, is then the identity: the same z gives the same (mu, sigma)
+
+
+def _decode(z):
+    mu, sigma = _dec(z)
+    return mu.detach(), sigma.detach()
+
+
+_base = _decode(_z)
+_again = _decode(_z)
+expect(all(torch.equal(a, b) for a, b in zip(_base, _again)), "two calls of forward(z) on the same z gave different (mu, sigma): mu_theta and sigma_phi must be "
+    "deterministic functions of z (the noise of x is drawn by the sampler, not by the decoder).", mistake="decoder.not-deterministic")
+_g = torch.Generator().manual_seed(2)
+_net_of = {"mu": "mu_theta", "sigma": "sigma_phi"}
+for _name, _ps in _params.items():
+    _own, _other = (0, 1) if _name == "mu_theta" else (1, 0)
+    _what, _not = ("mu", "sigma")[_own], ("mu", "sigma")[_other]
+    for _key, _p in _ps.items():
+        if not _p.is_floating_point():
+            continue
+        _dec.load_state_dict({_key: _p + 0.5 * torch.randn(_p.shape, generator=_g, dtype=_p.dtype)}, strict=False)
+        _new = _decode(_z)
+        _dec.load_state_dict({_key: _p}, strict=False)  # back to the initial value
+        expect(not torch.allclose(_new[_own], _base[_own], rtol=1e-5, atol=1e-7), f"changing the parameter {_key} of {_name} does not change {_what}: forward(z) does not compute "
+            f"{_what} with self.{_name}(z), so this parameter would receive no gradient and never be trained. "
+            f"Hint: {_what} = self.{_name}(z) (then softplus or exp for sigma), using every layer of {_name}.", mistake="decoder.wrong-network")
+        expect(torch.allclose(_new[_other], _base[_other], rtol=1e-5, atol=1e-7), f"changing the parameter {_key} of {_name} changes {_not}: {_not} must be computed by "
+            f"self.{_net_of[_not]}(z) alone, mu and sigma by two networks with their own parameters "
+            "(theta for the mean, phi for the standard deviation).", mistake="decoder.wrong-network")
+print("GaussianDecoder: all visible tests passed")
+
+# %% nbgrader={"grade": true, "grade_id": "test_GaussianDecoder_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Hidden tests check other sizes and larger latent vectors when your notebook is graded.
+### BEGIN HIDDEN TESTS
+import torch
+from dgm_utils.checks import assert_finite, assert_shape, expect
+
+torch.manual_seed(1)
+_dec = GaussianDecoder(1, 5, 8)
+assert _dec.latent_dim == 1
+_z = 10.0 * torch.randn(300, 1, generator=torch.Generator().manual_seed(2))
+_mu, _sigma = _dec(_z)
+assert_shape(_mu, (300, 5), "mu (hidden)")
+assert_shape(_sigma, (300, 5), "sigma (hidden)")
+assert_finite(_sigma, "sigma for |z| up to about 30")
+expect(bool((_sigma > 0).all()), f"sigma <= 0 for some z of size up to 30 (min {float(_sigma.detach().min())})", mistake="decoder.sigma-not-positive")
+_mu1, _sigma1 = _dec(torch.zeros(1, 1))
+assert_shape(_mu1, (1, 5), "mu for a single z")
+assert bool((_sigma1 > 0).all())
+### END HIDDEN TESTS
+
+# %% [markdown]
+# What does a decoder *do* to the latent space? Below, straight lines of a grid in the $z$-plane
+# are pushed through the mean network $\mu_\theta$ of an untrained `GaussianDecoder(2, 2, 32)`
+# (random weights): the plane is bent and folded. Colour shows $\sigma_\phi(z)$, the noise that
+# $p(x \mid z)$ adds around each mean.
+
+# %% tags=["demo"]
+decoder_2d = GaussianDecoder(latent_dim=2, data_dim=2, hidden_dim=32)
+with torch.no_grad():
+    t = torch.linspace(-2.5, 2.5, 101)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for level in torch.linspace(-2.5, 2.5, 11):
+        for z_line in (torch.stack([t, torch.full_like(t, float(level))], 1),
+                       torch.stack([torch.full_like(t, float(level)), t], 1)):
+            axes[0].plot(z_line[:, 0], z_line[:, 1], color="0.6", lw=0.8)
+            mu_line, sigma_line = decoder_2d(z_line)
+            axes[1].plot(mu_line[:, 0], mu_line[:, 1], color="0.6", lw=0.8)
+    zz = torch.cartesian_prod(torch.linspace(-2.5, 2.5, 41), torch.linspace(-2.5, 2.5, 41))
+    mu_pts, sigma_pts = decoder_2d(zz)
+    sc = axes[1].scatter(mu_pts[:, 0], mu_pts[:, 1], c=sigma_pts.mean(1), s=6, cmap="viridis")
+    plt.colorbar(sc, ax=axes[1], label=r"mean of $\sigma_\phi(z)$")
+axes[0].set(title="a grid in the latent plane", xlabel="$z_1$", ylabel="$z_2$")
+axes[1].set(title=r"its image under $\mu_\theta$ (random weights)", xlabel="$x_1$", ylabel="$x_2$")
+plt.tight_layout()
+plt.show()
+
+
+# %% [markdown]
+# ## 2. Ancestral sampling
+#
+# A Bayesian network is sampled in topological order (notebooks 03 and 05): first the parent,
+# then the child given the parent. Here
+#
+# $$z \sim \mathcal{N}(0, I_m), \qquad x = \mu_\theta(z) + \sigma_\phi(z) \odot \varepsilon,
+#   \quad \varepsilon \sim \mathcal{N}(0, I_d),$$
+#
+# where $\odot$ multiplies coordinate by coordinate: $\sigma$ is a *standard deviation*, so it
+# multiplies the standard normal noise directly (the variance is $\sigma^2$).
+#
+# **Seeding.** Every sampler takes a `generator` (a `torch.Generator`, or `None` for torch's
+# global one) and must draw *all* its random numbers from it: `torch.randn(shape, generator=generator)`.
+# Beware `torch.randn_like(t)`: it has no `generator` argument, so it silently uses the global generator.
+#
+# ### Exercise 2: the prior (3 points)
+
+# %% nbgrader={"grade": false, "grade_id": "sample_prior", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def sample_prior(n, latent_dim, generator=None):
+    """Draw n latent vectors from the prior p(z) = N(0, I).
+
+    Args:
+        n: int >= 1: number of samples.
+        latent_dim: int >= 1: dimension of z.
+        generator: torch.Generator or None: the source of randomness (None: torch's global one).
+
+    Returns:
+        float32 tensor (n, latent_dim) of independent standard normal entries.
+    """
+    ### BEGIN SOLUTION
+    return torch.randn(n, latent_dim, generator=generator)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_sample_prior", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+import numpy as np
+import torch
+from scipy.stats import norm
+from dgm_utils.checks import assert_frequencies, assert_mean, assert_shape, expect
+
+_z = sample_prior(20000, 3, generator=torch.Generator().manual_seed(0))
+assert_shape(_z, (20000, 3), "sample_prior(20000, 3)")
+expect(_z.dtype == torch.float32, f"sample_prior must return float32, got {_z.dtype}", mistake="prior.dtype")
+_hint = "the prior is the standard normal N(0, I): torch.randn, not torch.rand (uniform on [0, 1))"
+assert_mean(_z, 0.0, 1.0, name="mean of z", hint=_hint, mistake="prior.not-standard-normal")
+assert_mean(_z**2, 1.0, np.sqrt(2.0), name="mean of z**2 (the variance)", hint=_hint, mistake="prior.not-standard-normal")
+assert_mean(_z[:, :1] * _z[:, 1:], 0.0, 1.0, name="mean of z_1 * z_j (correlations)",
+            hint="the coordinates of z are independent", mistake="prior.correlated")
+_edges = np.array([-np.inf, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, np.inf])
+_counts = np.histogram(_z.numpy().ravel(), bins=_edges)[0]
+assert_frequencies(_counts, np.diff(norm.cdf(_edges)), name="histogram of z against N(0, 1)", hint=_hint, mistake="prior.not-standard-normal")
+_a = sample_prior(50, 2, generator=torch.Generator().manual_seed(7))
+_b = sample_prior(50, 2, generator=torch.Generator().manual_seed(7))
+expect(torch.equal(_a, _b), "two calls with generators seeded alike returned different samples: sample_prior ignores its "
+    "generator argument. Hint: torch.randn(n, latent_dim, generator=generator).", mistake="prior.generator-ignored")
+expect(not torch.equal(_a, sample_prior(50, 2, generator=torch.Generator().manual_seed(8))), "generators with different seeds gave the same samples", mistake="prior.generator-ignored")
+assert_shape(sample_prior(4, 2), (4, 2), "sample_prior(4, 2) without a generator")
+print("sample_prior: all visible tests passed")
+
+# %% nbgrader={"grade": true, "grade_id": "test_sample_prior_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Hidden tests check other sizes and seeds when your notebook is graded.
+### BEGIN HIDDEN TESTS
+import numpy as np
+import torch
+from scipy.stats import norm
+from dgm_utils.checks import assert_frequencies, assert_mean, assert_shape
+
+_z = sample_prior(30000, 1, generator=torch.Generator().manual_seed(123))
+assert_shape(_z, (30000, 1), "sample_prior(30000, 1)")
+assert_mean(_z, 0.0, 1.0, name="mean of z (hidden)")
+assert_mean(_z**2, 1.0, np.sqrt(2.0), name="variance of z (hidden)")
+assert_mean(_z**4, 3.0, np.sqrt(96.0), name="fourth moment of z (hidden)")
+_edges = np.array([-np.inf, -2.5, -1.5, -0.75, -0.25, 0.25, 0.75, 1.5, 2.5, np.inf])
+assert_frequencies(np.histogram(_z.numpy().ravel(), bins=_edges)[0], np.diff(norm.cdf(_edges)),
+                   name="histogram of z (hidden)")
+assert torch.equal(sample_prior(3, 4, generator=torch.Generator().manual_seed(5)),
+                   sample_prior(3, 4, generator=torch.Generator().manual_seed(5)))
+### END HIDDEN TESTS
+
+# %% tags=["demo"]
+z_demo = sample_prior(2000, 2, generator=make_generator(0))
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
+axes[0].scatter(z_demo[:, 0], z_demo[:, 1], s=4, alpha=0.5)
+axes[0].set(title="2,000 draws of z ~ N(0, I)", xlabel="$z_1$", ylabel="$z_2$", aspect="equal")
+grid_1d = np.linspace(-4, 4, 200)
+axes[1].hist(z_demo[:, 0].numpy(), bins=40, density=True, alpha=0.6, label="histogram of $z_1$")
+axes[1].plot(grid_1d, np.exp(-grid_1d**2 / 2) / np.sqrt(2 * np.pi), "k", label="$\\mathcal{N}(0, 1)$ density")
+axes[1].legend()
+plt.tight_layout()
+plt.show()
+
+
+# %% [markdown]
+# ### Exercise 3: ancestral sampling of $(x, z)$ (3 points)
+# `sample_vae` must work with **any** decoder: any `nn.Module` with an attribute `latent_dim`
+# whose `forward(z)` returns `(mu, sigma)`. Draw $z$ with your `sample_prior`, decode it, add
+# the noise, and return both $x$ and the $z$ it came from. Pass the generator to every draw.
+
+# %% nbgrader={"grade": false, "grade_id": "sample_vae", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def sample_vae(decoder, n, generator=None):
+    """Ancestral sampling from the VAE's generative process z -> x.
+
+    Args:
+        decoder: nn.Module with an int attribute latent_dim, whose forward(z) maps z
+            (n, latent_dim) to (mu, sigma), each (n, data_dim), sigma > 0 (a standard deviation).
+        n: int >= 1: number of samples.
+        generator: torch.Generator or None: the only source of randomness, for z and for the noise.
+
+    Returns:
+        (x, z): float32 tensors (n, data_dim) and (n, latent_dim): z ~ N(0, I) and
+        x ~ N(mu(z), diag sigma(z)^2) given that same z.
+    """
+    ### BEGIN SOLUTION
+    z = sample_prior(n, decoder.latent_dim, generator=generator)
+    mu, sigma = decoder(z)
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+    return mu + sigma * eps, z
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_sample_vae", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+import numpy as np
+import torch
+from dgm_utils.checks import assert_mean, assert_shape, expect, fail
+
+
+class _LinearDecoder(torch.nn.Module):
+    """mu(z) = W z + c and a constant sigma: then x ~ N(c, W W^T + diag(sigma^2)) exactly.
+    W, c, s are fixed parameters (a sampler may read next(decoder.parameters()).dtype)."""
+
+    def __init__(self, W, c, s):
+        super().__init__()
+        self.W, self.c, self.s = (torch.nn.Parameter(t, requires_grad=False) for t in (W, c, s))
+        self.latent_dim = W.shape[1]
+
+    def forward(self, z):
+        return z @ self.W.T + self.c, self.s.expand(z.shape[0], -1)
+
+
+_W = torch.tensor([[1.0, 0.5, 0.0], [0.3, -1.0, 0.8]])  # data_dim 2, latent_dim 3
+_c, _s = torch.tensor([1.0, -2.0]), torch.tensor([0.5, 2.0])
+_dec = _LinearDecoder(_W, _c, _s)
+_n = 20000
+_x, _z = sample_vae(_dec, _n, generator=torch.Generator().manual_seed(0))
+assert_shape(_x, (_n, 2), "x from sample_vae(decoder, 20000)", hint="x has data_dim columns", mistake="sample.shape")
+assert_shape(_z, (_n, 3), "z from sample_vae(decoder, 20000)", hint="z has decoder.latent_dim columns", mistake="sample.shape")
+_x, _z = _x.detach().double(), _z.detach().double()
+assert_mean(_z, 0.0, 1.0, name="mean of z", hint="z comes from the prior: sample_prior(n, decoder.latent_dim, generator)", mistake="sample.z-not-from-prior")
+assert_mean(_z**2, 1.0, np.sqrt(2.0), name="mean of z**2", hint="z ~ N(0, I) has unit variance", mistake="sample.z-not-from-prior")
+# Given the returned z, the noise x - mu(z) must be N(0, diag sigma^2).
+_mu, _sig = (t.double() for t in _dec(_z.float()))
+_res = _x - _mu
+if float(_res.abs().max()) < 1e-6:
+    fail("x equals mu(z) exactly: the samples have no observation noise. Hint: x ~ N(mu(z), diag sigma(z)^2) "
+        "means x = mu(z) + sigma(z) * eps with eps ~ N(0, I).", mistake="sample.no-noise")
+_std = _res.std(dim=0)
+if torch.allclose(_std, _s.double() ** 2, rtol=0.05):
+    fail(f"the noise x - mu(z) has standard deviations {_std.numpy().round(3)}, which are sigma**2 = "
+        f"{(_s**2).numpy()}: you used the variance as the standard deviation. Hint: x = mu + sigma * eps.", mistake="sample.variance-as-std")
+_cov = (_W @ _W.T + torch.diag(_s**2)).double()  # the covariance of x, in closed form
+# E[(x - c) z^T] = W, and Var[(x_i - c_i) z_j] = cov_ii + W_ij^2 (x and z jointly Gaussian).
+assert_mean((_x - _c.double()).unsqueeze(2) * _z.unsqueeze(1), _W, torch.sqrt(torch.diag(_cov)[:, None] + _W.double() ** 2),
+            name="mean of (x - c) z^T (it is W for this linear decoder)",
+            hint="x must be decoded from the z you return: the z you return must be the z you decoded (draw z once)", mistake="sample.z-mismatch")
+assert_mean(_res / _sig, 0.0, 1.0, name="mean of (x - mu(z)) / sigma(z)",
+            hint="the noise must have mean 0: x = mu + sigma * eps, eps ~ N(0, I)", mistake="sample.noise")
+assert_mean((_res / _sig) ** 2, 1.0, np.sqrt(2.0), name="mean of ((x - mu(z)) / sigma(z))**2",
+            hint="the noise must be scaled by the standard deviation sigma(z) (not by the variance sigma**2, "
+                 "nor by sqrt(sigma)), with one standard normal draw per coordinate", mistake="sample.variance-as-std")
+# The marginal of x, in closed form: N(c, W W^T + diag sigma^2).
+assert_mean(_x, _c, torch.sqrt(torch.diag(_cov)), name="mean of x", hint="E[x] = E[mu(z)] = c here", mistake="sample.marginal")
+_outer = ((_x - _c.double()).unsqueeze(2) * (_x - _c.double()).unsqueeze(1)).reshape(_n, 4)
+_d = torch.diag(_cov)
+assert_mean(_outer, _cov.reshape(4), torch.sqrt(torch.outer(_d, _d) + _cov**2).reshape(4),
+            name="covariance of x (entries of E[(x - c)(x - c)^T] = W W^T + diag sigma^2)",
+            hint="the covariance is W W^T (from z) plus diag sigma^2 (from the observation noise)", mistake="sample.marginal")
+_g1, _g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+_xa, _za = sample_vae(_dec, 10, generator=_g1)
+_xb, _zb = sample_vae(_dec, 10, generator=_g2)
+expect(torch.equal(_za, _zb) and torch.equal(_xa, _xb), "two calls with generators seeded alike returned different (x, z): some random draw ignores the generator "
+    "argument. Hint: pass generator=generator to sample_prior and draw the noise with "
+    "torch.randn(mu.shape, generator=generator); torch.randn_like has no generator argument.", mistake="sample.generator-ignored")
+print("sample_vae: all visible tests passed")
+
+# %% nbgrader={"grade": true, "grade_id": "test_sample_vae_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Hidden tests use a decoder whose sigma depends on z when your notebook is graded.
+### BEGIN HIDDEN TESTS
+import numpy as np
+import torch
+from dgm_utils.checks import assert_mean, assert_shape, expect
+
+
+class _CurvedDecoder(torch.nn.Module):
+    """A non-linear decoder with latent_dim 1 and a sigma that depends on z."""
+
+    latent_dim = 1
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor([0.2, 1.0, 3.0]), requires_grad=False)
+
+    def forward(self, z):
+        mu = torch.cat([torch.cos(z), torch.sin(2 * z), z], dim=1)
+        sigma = torch.exp(0.5 * z).expand(-1, 3) * self.scale
+        return mu, sigma
+
+
+_dec = _CurvedDecoder()
+_x, _z = sample_vae(_dec, 20000, generator=torch.Generator().manual_seed(11))
+assert_shape(_x, (20000, 3), "x (hidden)")
+assert_shape(_z, (20000, 1), "z (hidden)")
+_x, _z = _x.detach().double(), _z.detach().double()
+assert_mean(_z, 0.0, 1.0, name="mean of z (hidden)")
+_mu, _sig = (t.double() for t in _dec(_z.float()))
+_r = (_x - _mu) / _sig
+assert_mean(_r, 0.0, 1.0, name="standardized noise (hidden)")
+assert_mean(_r**2, 1.0, np.sqrt(2.0), name="squared standardized noise (hidden)")
+# E[x_1] = E[cos z] = exp(-1/2) for z ~ N(0, 1); Var[x_1] = E[cos^2 z] - e^-1 + 0.04 E[e^z]
+_m1 = np.exp(-0.5)
+_v1 = 0.5 * (1 + np.exp(-2.0)) - np.exp(-1.0) + 0.04 * np.exp(0.5)
+assert_mean(_x[:, 0], _m1, np.sqrt(_v1), name="mean of x_1 (hidden)")
+_xa, _ = sample_vae(_dec, 5, generator=torch.Generator().manual_seed(3))
+_xb, _ = sample_vae(_dec, 5, generator=torch.Generator().manual_seed(3))
+expect(torch.equal(_xa, _xb), "sample_vae ignores its generator (hidden)", mistake="sample.generator-ignored")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### A decoder whose samples lie on a ring
+#
+# To *see* $p(x)$ we use a hand-set decoder with a 1-D latent and 2-D data. It maps $z$ to an
+# angle $2\pi\,\Phi(z)$, where $\Phi$ is the standard normal CDF (so $z \sim \mathcal{N}(0, 1)$
+# spreads the angles uniformly), and then onto a circle of radius 2. The noise $\sigma_\phi(z)$
+# is small (0.05) at angle 0 and large (0.25) on the opposite side. A trained network could
+# learn the same two functions; writing them by hand keeps the picture exact and fast.
+
+# %% tags=["demo"]
+class RingDecoder(nn.Module):
+    """A hand-set decoder with latent_dim = 1 and data_dim = 2: mu(z) on a circle, sigma varying along it.
+
+    mu(z) = radius * (cos a, sin a) with a = 2 pi Phi(z); sigma(z) = s_min + (s_max - s_min) sin^2(a / 2),
+    the same in both coordinates.
+    """
+
+    def __init__(self, radius=2.0, sigma_min=0.05, sigma_max=0.25):
+        super().__init__()
+        self.latent_dim = 1
+        self.radius, self.sigma_min, self.sigma_max = radius, sigma_min, sigma_max
+
+    def forward(self, z):
+        angle = 2 * math.pi * 0.5 * (1 + torch.erf(z / math.sqrt(2)))  # (n, 1)
+        mu = self.radius * torch.cat([torch.cos(angle), torch.sin(angle)], dim=1)
+        sigma = self.sigma_min + (self.sigma_max - self.sigma_min) * torch.sin(angle / 2) ** 2
+        return mu, sigma.expand(-1, 2)
+
+
+ring = RingDecoder()
+
+# %% tags=["demo"]
+with torch.no_grad():
+    x_ring, z_ring = sample_vae(ring, 3000, generator=make_generator(1))
+    mu_line, _ = ring(torch.linspace(-3.5, 3.5, 400).unsqueeze(1))
+colour = plt.Normalize(-3, 3)
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.3), gridspec_kw={"width_ratios": [1, 1.25]})
+_, edges, bars = axes[0].hist(z_ring[:, 0].numpy(), bins=40, range=(-3.5, 3.5))
+for bar, left in zip(bars, edges[:-1]):
+    bar.set_facecolor(plt.cm.coolwarm(colour(left)))
+axes[0].set(title="step 1: z ~ N(0, 1)", xlabel="z", ylabel="count")
+sc = axes[1].scatter(x_ring[:, 0], x_ring[:, 1], c=z_ring[:, 0], cmap="coolwarm", norm=colour, s=4)
+axes[1].plot(mu_line[:, 0], mu_line[:, 1], "k", lw=1, label=r"$\mu_\theta(z)$")
+plt.colorbar(sc, ax=axes[1], label="z")
+axes[1].legend(loc="center")
+axes[1].set(title=r"step 2: x ~ N($\mu_\theta(z)$, $\sigma_\phi(z)^2$), coloured by z", xlabel="$x_1$",
+            ylabel="$x_2$", aspect="equal")
+plt.tight_layout()
+plt.show()
+
+
+# %% [markdown]
+# ## 3. Evaluating $p(x)$
+#
+# ### Exercise 4: the diagonal Gaussian log-likelihood (3 points)
+# Independent coordinates multiply their densities, so their **log**-densities *add up*:
+#
+# $$\log \mathcal{N}(x;\, \mu, \operatorname{diag}\sigma^2) = \sum_{j=1}^d \Big[-\frac{1}{2}\Big(\frac{x_j - \mu_j}{\sigma_j}\Big)^2 - \log \sigma_j - \frac{1}{2}\log(2\pi)\Big].$$
+#
+# Compute it directly in log space (never the density first: $e^{-500}$ is 0 in float32), and
+# sum over the **last** dimension, so that the function also works on stacked tables:
+# `x[:, None, :]` of shape (n, 1, d) against `mu[None]` of shape (1, K, d) gives the (n, K)
+# table of $\log p(x_i \mid z_k)$ that you need in Exercise 5.
+
+# %% nbgrader={"grade": false, "grade_id": "gaussian_log_likelihood", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def gaussian_log_likelihood(x, mu, sigma):
+    """log N(x; mu, diag sigma^2), summed over the last dimension, in nats.
+
+    Args:
+        x: float tensor (n, d): points (any leading shape (..., d) works the same way).
+        mu: float tensor broadcastable to x: means.
+        sigma: float tensor broadcastable to x, > 0: standard deviations (not variances).
+
+    Returns:
+        float tensor (n,) (in general: the broadcast shape without the last dimension):
+        sum_j log N(x_j; mu_j, sigma_j^2); finite even when |x - mu| / sigma is 1e6.
+    """
+    ### BEGIN SOLUTION
+    return (-0.5 * ((x - mu) / sigma) ** 2 - torch.log(sigma) - 0.5 * math.log(2 * math.pi)).sum(dim=-1)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_gaussian_log_likelihood", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+import math
+import numpy as np
+import torch
+from torch.distributions import Independent, Normal
+from dgm_utils.checks import assert_close, assert_finite, assert_shape, fail
+
+_g = torch.Generator().manual_seed(3)
+_x, _mu = torch.randn(6, 4, generator=_g), torch.randn(6, 4, generator=_g)
+_sigma = 0.2 + 2.0 * torch.rand(6, 4, generator=_g)
+_ref = Independent(Normal(_mu, _sigma), 1).log_prob(_x)  # torch's diagonal Gaussian, summed over dims
+_got = gaussian_log_likelihood(_x, _mu, _sigma)
+assert_shape(_got, (6,), "gaussian_log_likelihood(x (6, 4), mu, sigma)",
+             hint="one log-density per row: sum over the last dimension (dim=-1)", mistake="loglik.shape")
+if torch.allclose(_got, _ref / 4, rtol=1e-4, atol=1e-4):
+    fail("gaussian_log_likelihood is 1/4 of the log-density for d = 4: you took the mean over the "
+        "dimensions. Hint: the log of a product of independent densities is the sum of their logs: .sum(dim=-1).", mistake="loglik.mean-not-sum")
+if torch.allclose(_got, Independent(Normal(_mu, _sigma.sqrt()), 1).log_prob(_x), rtol=1e-4, atol=1e-4):
+    fail("gaussian_log_likelihood treats sigma as the variance. Hint: sigma is the standard deviation; "
+        "the variance is sigma**2: -0.5 * ((x - mu) / sigma)**2 - log(sigma) - 0.5 * log(2 pi).", mistake="loglik.sigma-as-variance")
+assert_close(_got, _ref, rtol=1e-5, atol=1e-4, name="gaussian_log_likelihood(x, mu, sigma)",
+             hint="sum over j of -0.5 ((x_j - mu_j) / sigma_j)^2 - log sigma_j - 0.5 log(2 pi); "
+                  "check the constant and the sign", mistake="loglik.formula")
+# Far from the mean: (x - mu) / sigma = 1e6 in the first coordinate.
+_xe, _mue, _se = torch.tensor([[1e3, 0.5]]), torch.zeros(1, 2), torch.tensor([[1e-3, 1.0]])
+_ref_e = -0.5 * 1e12 - math.log(1e-3) - 0.125 - math.log(2 * math.pi)
+_got_e = gaussian_log_likelihood(_xe, _mue, _se)
+assert_finite(_got_e, "gaussian_log_likelihood 1e6 standard deviations from the mean",
+              hint="compute the log-density directly, in log space: the density itself underflows to 0", mistake="loglik.not-log-space")
+assert_close(_got_e, np.array([_ref_e]), rtol=1e-5, name="gaussian_log_likelihood far from the mean")
+# Leading dimensions: the (n, K) table of log p(x_i | z_k) by broadcasting.
+_xt, _mut, _st = torch.randn(5, 1, 3, generator=_g), torch.randn(1, 7, 3, generator=_g), 0.5 + torch.rand(1, 7, 3, generator=_g)
+assert_close(gaussian_log_likelihood(_xt, _mut, _st), Independent(Normal(_mut, _st), 1).log_prob(_xt),
+             rtol=1e-5, atol=1e-4, name="gaussian_log_likelihood of (5, 1, 3) against (1, 7, 3)",
+             hint="sum over the last dimension (dim=-1), whatever the leading dimensions; let torch broadcast", mistake="loglik.broadcast")
+print("gaussian_log_likelihood: all visible tests passed")
+
+# %% nbgrader={"grade": true, "grade_id": "test_gaussian_log_likelihood_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Hidden tests compare with scipy on other shapes when your notebook is graded.
+### BEGIN HIDDEN TESTS
+import numpy as np
+import torch
+from scipy.stats import multivariate_normal
+from dgm_utils.checks import assert_close
+
+_r = np.random.default_rng(44)
+_x, _mu = _r.normal(size=(9, 5)) * 3, _r.normal(size=5)
+_sigma = _r.uniform(0.1, 3.0, size=5)
+_ref = multivariate_normal(_mu, np.diag(_sigma**2)).logpdf(_x)
+_got = gaussian_log_likelihood(torch.tensor(_x, dtype=torch.float32), torch.tensor(_mu, dtype=torch.float32),
+                               torch.tensor(_sigma, dtype=torch.float32))
+assert_close(_got, _ref, rtol=1e-5, atol=1e-3, name="gaussian_log_likelihood vs scipy (hidden)")
+_one = gaussian_log_likelihood(torch.tensor([[0.0]]), torch.tensor([[0.0]]), torch.tensor([[1.0]]))
+assert_close(_one, np.array([-0.5 * np.log(2 * np.pi)]), rtol=1e-6, name="log N(0; 0, 1) (hidden)")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Each conditional $p(x \mid z)$ of the ring decoder is a round Gaussian around $\mu_\theta(z)$,
+# narrow or wide depending on $\sigma_\phi(z)$:
+
+# %% tags=["demo"]
+lin = torch.linspace(-3, 3, 151)
+grid = torch.cartesian_prod(lin, lin).flip(1)  # rows (x1, x2), x1 varying fastest
+fig, ax = plt.subplots(figsize=(5, 4.6))
+with torch.no_grad():
+    mu_line, _ = ring(torch.linspace(-3.5, 3.5, 400).unsqueeze(1))
+    for z_value in (-1.5, -0.4, 0.3, 1.2):
+        mu_z, sigma_z = ring(torch.tensor([[z_value]]))
+        density = gaussian_log_likelihood(grid, mu_z, sigma_z).exp().reshape(151, 151)
+        peak = float(density.max())  # contours at 1, 1.5 and 2 standard deviations from the mean
+        ax.contour(lin, lin, density, levels=[peak * math.exp(-2), peak * math.exp(-1.125), peak * math.exp(-0.5)],
+                   cmap="viridis")
+        ax.annotate(f"z = {z_value}", mu_z[0].numpy(), xytext=(6, 6), textcoords="offset points")
+ax.plot(mu_line[:, 0], mu_line[:, 1], color="0.7", lw=1)
+ax.set(title=r"$p(x \mid z)$ for four values of z", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+plt.show()
+
+
+# %% [markdown]
+# ### Exercise 5: a Monte Carlo estimate of $\log p(x)$ (4 points)
+# The marginal is an expectation over the prior, which we estimate with $K$ prior samples:
+#
+# $$p(x) = \mathbb{E}_{z \sim p(z)}\big[p(x \mid z)\big] \approx \frac{1}{K}\sum_{k=1}^K p(x \mid z_k),
+# \qquad z_1, \dots, z_K \sim \mathcal{N}(0, I).$$
+#
+# The average of the *probabilities* is unbiased for $p(x)$ (the average of the *log*-probabilities
+# is not: by Jensen's inequality $\mathbb{E}[\log p(x \mid z)] \le \log \mathbb{E}[p(x \mid z)]$).
+# But $p(x \mid z_k)$ underflows to 0 in float32 as soon as $\log p(x \mid z_k) < -104$, which is
+# common (a point 15 standard deviations away). Work in log space, as in notebook 05:
+#
+# $$\log \frac{1}{K}\sum_k e^{a_k} = \operatorname{logsumexp}_k(a_k) - \log K, \qquad a_k = \log p(x \mid z_k),$$
+#
+# with `torch.logsumexp(a, dim=...)`, which subtracts the largest $a_k$ before exponentiating.
+# Build the (n, K) table $a_{ik} = \log p(x_i \mid z_k)$ with one decoder call on the $K$ samples
+# and `gaussian_log_likelihood` by broadcasting (the same $K$ samples may serve every $x_i$).
+
+# %% nbgrader={"grade": false, "grade_id": "estimate_log_px", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def estimate_log_px(decoder, x, n_samples, generator=None):
+    """Monte Carlo estimate of log p(x) = log E_{z ~ N(0, I)} p(x | z), for every row of x.
+
+    Args:
+        decoder: nn.Module with an int attribute latent_dim, whose forward(z) maps z
+            (K, latent_dim) to (mu, sigma), each (K, d), sigma > 0 (standard deviations).
+        x: float32 tensor (n, d): the points.
+        n_samples: int K >= 1: number of prior samples z_1..z_K.
+        generator: torch.Generator or None: the only source of randomness.
+
+    Returns:
+        float32 tensor (n,): log (1/K) sum_k p(x_i | z_k), computed with logsumexp; finite even
+        where every p(x_i | z_k) underflows in float32.
+    """
+    ### BEGIN SOLUTION
+    z = sample_prior(n_samples, decoder.latent_dim, generator=generator)
+    mu, sigma = decoder(z)  # (K, d) each
+    log_pxz = gaussian_log_likelihood(x[:, None, :], mu[None], sigma[None])  # (n, K)
+    return torch.logsumexp(log_pxz, dim=1) - math.log(n_samples)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_estimate_log_px", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
+import math
+import torch
+from torch.distributions import Independent, MultivariateNormal, Normal
+from dgm_utils.checks import assert_close, assert_finite, assert_shape, expect, fail
+
+
+class _ConstantDecoder(torch.nn.Module):
+    """p(x | z) = N(c, diag s^2) whatever z: then p(x) = N(c, diag s^2), and every K gives it exactly."""
+
+    def __init__(self, c, s, latent_dim=2):
+        super().__init__()
+        self.c, self.s = (torch.nn.Parameter(t, requires_grad=False) for t in (c, s))
+        self.latent_dim = latent_dim
+
+    def forward(self, z):
+        return self.c.expand(z.shape[0], -1), self.s.expand(z.shape[0], -1)
+
+
+class _LinearDecoder(torch.nn.Module):
+    """mu(z) = W z + c and a constant sigma: then p(x) = N(c, W W^T + diag(sigma^2)) exactly.
+    W, c, s are fixed parameters (an estimator may read next(decoder.parameters()).dtype)."""
+
+    def __init__(self, W, c, s):
+        super().__init__()
+        self.W, self.c, self.s = (torch.nn.Parameter(t, requires_grad=False) for t in (W, c, s))
+        self.latent_dim = W.shape[1]
+
+    def forward(self, z):
+        return z @ self.W.T + self.c, self.s.expand(z.shape[0], -1)
+
+
+_x = torch.tensor([[0.5, -1.0], [1.5, 0.0], [-1.0, -2.5], [2.0, 1.0]])
+_c, _s = torch.tensor([0.5, -1.0]), torch.tensor([0.6, 0.8])
+# 1. A decoder that ignores z: the average of K equal numbers is that number.
+_exact = Independent(Normal(_c, _s), 1).log_prob(_x)
+_got = estimate_log_px(_ConstantDecoder(_c, _s), _x, 7, generator=torch.Generator().manual_seed(0))
+assert_shape(_got, (4,), "estimate_log_px(decoder, x of shape (4, 2), n_samples=7)",
+             hint="one estimate per row of x: logsumexp over the samples axis of the (n, K) table", mistake="estimate.shape")
+_got = _got.detach()
+if torch.allclose(_got, _exact + math.log(7), atol=1e-3):
+    fail("with 7 samples the estimate exceeds log p(x) by exactly log(7): you forgot to subtract "
+        "log(n_samples), the 1/K of the average. Hint: logsumexp(a, dim) - math.log(n_samples).", mistake="estimate.no-log-k")
+assert_close(_got, _exact, rtol=1e-5, atol=1e-4, name="estimate for a decoder that ignores z",
+             hint="if p(x | z) does not depend on z, log (1/K) sum_k p(x | z_k) = log p(x | z) exactly", mistake="estimate.formula")
+# 2. A linear decoder: p(x) is Gaussian in closed form; the tolerance follows from K.
+_W = torch.tensor([[1.2, -0.4], [0.5, 0.9]])
+_dec = _LinearDecoder(_W, _c, _s)
+_K = 20000
+_got = estimate_log_px(_dec, _x, _K, generator=torch.Generator().manual_seed(1)).detach().double()
+_Wd, _cd, _S = _W.double(), _c.double(), torch.diag(_s.double() ** 2)
+_ref = MultivariateNormal(_cd, _Wd @ _Wd.T + _S).log_prob(_x.double())
+# Relative variance of the weights p(x | z): E[p^2] is a Gaussian integral too (delta method for the log).
+_log_Ep2 = -math.log(4 * math.pi) - 0.5 * torch.logdet(_S) + MultivariateNormal(_cd, _Wd @ _Wd.T + _S / 2).log_prob(_x.double())
+_relvar = torch.exp(_log_Ep2 - 2 * _ref) - 1
+_tol = float((5 * torch.sqrt(_relvar / _K) + _relvar / _K).max())
+# E_z[log p(x | z)], the value of the mean of log-likelihoods (Jensen's lower bound), in closed form.
+_a = _x.double() - _cd
+_Sinv = torch.linalg.inv(_S)
+_jensen = -0.5 * (2 * math.log(2 * math.pi) + torch.logdet(_S) + ((_a @ _Sinv) * _a).sum(1) + torch.trace(_Wd.T @ _Sinv @ _Wd))
+if bool((_got - _jensen).abs().max() < 0.3):
+    fail(f"your estimates {_got.numpy().round(3)} are the average of log p(x | z_k) (about {_jensen.numpy().round(3)}), "
+        f"below log p(x) = {_ref.numpy().round(3)}: by Jensen's inequality the mean of the logs is a lower bound, "
+        "not the log of the mean. Hint: average the probabilities, in log space: logsumexp(a, dim) - log K.", mistake="estimate.mean-of-logs")
+if bool((_got - math.log(_K) - _ref).abs().max() < 10 * _tol):
+    fail("the estimates exceed log p(x) by log(n_samples): subtract math.log(n_samples).", mistake="estimate.no-log-k")
+assert_close(_got, _ref, atol=_tol, rtol=0.0, name=f"estimate_log_px for a linear decoder, K = {_K}",
+             hint="log p(x) = logsumexp_k log p(x | z_k) - log K with z_k ~ N(0, I); here p(x) = N(c, W W^T + diag s^2)", mistake="estimate.formula")
+# 3. A point far from the data: every p(x | z_k) underflows in float32.
+_xf = _c + torch.tensor([[30.0, -30.0]])
+_Kf = 2000
+_gf = estimate_log_px(_dec, _xf, _Kf, generator=torch.Generator().manual_seed(2)).detach().double()
+assert_finite(_gf, "estimate_log_px 30 units from the data",
+              hint="p(x | z_k) underflows to 0 far from the data and log(0) = -inf: never exponentiate; use "
+                   "torch.logsumexp(log_p, dim) - math.log(n_samples)", mistake="estimate.no-logsumexp")
+_af = _xf.double() - _cd
+_ref_f = MultivariateNormal(_cd, _Wd @ _Wd.T + _S).log_prob(_xf.double())
+_jensen_f = -0.5 * (2 * math.log(2 * math.pi) + torch.logdet(_S) + ((_af @ _Sinv) * _af).sum(1) + torch.trace(_Wd.T @ _Sinv @ _Wd))
+_A, _b = _Wd.T @ _Sinv @ _Wd, _af @ _Sinv @ _Wd  # log p(x | z) = const + b.z - z^T A z / 2
+_sd_mean_log = torch.sqrt(((_b**2).sum(1) + 0.5 * torch.trace(_A @ _A)) / _Kf)
+# log-mean-exp >= mean of logs ~ Jensen's bound; Markov: P(estimate > log p(x) + t) <= e^-t.
+expect(bool((_gf >= _jensen_f - 5 * _sd_mean_log).all()) and bool((_gf <= _ref_f + math.log(1e6)).all()), f"estimate {float(_gf[0]):.2f} far from the data is outside [{float(_jensen_f[0] - 5 * _sd_mean_log[0]):.2f}, "
+    f"{float(_ref_f[0]) + math.log(1e6):.2f}], the range a correct estimator reaches with probability 1 - 1e-6.", mistake="estimate.no-logsumexp")
+# 4. Seeding.
+_e1 = estimate_log_px(_dec, _x, 10, generator=torch.Generator().manual_seed(9))
+_e2 = estimate_log_px(_dec, _x, 10, generator=torch.Generator().manual_seed(9))
+expect(torch.equal(_e1, _e2), "two calls with generators seeded alike gave different estimates: estimate_log_px ignores its "
+    "generator argument. Hint: sample_prior(n_samples, decoder.latent_dim, generator=generator).", mistake="estimate.generator-ignored")
+expect(not torch.equal(_e1, estimate_log_px(_dec, _x, 10, generator=torch.Generator().manual_seed(10))), "generators with different seeds gave the same estimate", mistake="estimate.generator-ignored")
+print("estimate_log_px: all visible tests passed")
+
+# %% nbgrader={"grade": true, "grade_id": "test_estimate_log_px_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Hidden tests use other decoders and sample sizes when your notebook is graded.
+### BEGIN HIDDEN TESTS
+import math
+import torch
+from torch.distributions import Independent, MultivariateNormal, Normal
+from dgm_utils.checks import assert_close, assert_shape
+
+
+class _LinearDecoder1(torch.nn.Module):
+    latent_dim = 1
+
+    def __init__(self):
+        super().__init__()
+        self.W, self.c, self.s = (torch.nn.Parameter(torch.tensor(v), requires_grad=False)
+                                  for v in ([[1.0], [-0.5], [0.3]], [0.0, 1.0, -1.0], [0.8, 0.7, 0.9]))
+
+    def forward(self, z):
+        return z @ self.W.T + self.c, self.s.expand(z.shape[0], -1)
+
+
+_dec = _LinearDecoder1()
+_x = torch.tensor([[0.0, 1.0, -1.0], [1.0, 0.5, -0.7], [-1.0, 1.5, -1.2], [0.5, 0.5, 0.0], [1.5, 0.0, -0.5]])
+_K = 20000
+_got = estimate_log_px(_dec, _x, _K, generator=torch.Generator().manual_seed(21)).detach().double()
+assert_shape(_got, (5,), "estimate (hidden)")
+_Wd, _cd, _S = _dec.W.double(), _dec.c.double(), torch.diag(_dec.s.double() ** 2)
+_ref = MultivariateNormal(_cd, _Wd @ _Wd.T + _S).log_prob(_x.double())
+_log_Ep2 = -1.5 * math.log(4 * math.pi) - 0.5 * torch.logdet(_S) + MultivariateNormal(_cd, _Wd @ _Wd.T + _S / 2).log_prob(_x.double())
+_relvar = torch.exp(_log_Ep2 - 2 * _ref) - 1
+assert_close(_got, _ref, atol=float((5 * torch.sqrt(_relvar / _K) + _relvar / _K).max()), rtol=0.0,
+             name="estimate for a 1-D latent (hidden)")
+# one sample, a decoder that ignores z: exact
+_c, _s = torch.tensor([0.0, 2.0]), torch.tensor([1.5, 0.1])
+
+
+class _Const(torch.nn.Module):
+    latent_dim = 3
+
+    def __init__(self):
+        super().__init__()
+        self.c, self.s = (torch.nn.Parameter(t, requires_grad=False) for t in (_c, _s))
+
+    def forward(self, z):
+        return self.c.expand(z.shape[0], -1), self.s.expand(z.shape[0], -1)
+
+
+_x2 = torch.tensor([[0.0, 2.0], [3.0, 2.5], [-40.0, 0.0]])
+assert_close(estimate_log_px(_Const(), _x2, 1, generator=torch.Generator().manual_seed(0)),
+             Independent(Normal(_c, _s), 1).log_prob(_x2), rtol=1e-5, atol=1e-3, name="K = 1 (hidden)")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### The density of the ring decoder
+# With `estimate_log_px` we can draw $p(x)$ on a grid (a few thousand prior samples, shared by all
+# grid points). Every conditional is a round Gaussian, but the marginal is a ring with a thin side
+# and a thick side: **far from Gaussian**. On the right, the Gaussian with the same mean and
+# covariance as the samples (the best Gaussian fit by maximum likelihood) puts its peak in the
+# empty middle of the ring. (The speckles on the thin side are Monte Carlo noise: see the next figure.)
+
+# %% tags=["demo"]
+lin = torch.linspace(-3, 3, 101)
+grid = torch.cartesian_prod(lin, lin).flip(1)  # rows (x1, x2), x1 varying fastest
+gen = make_generator(3)
+with torch.no_grad():
+    # chunks of grid points, to keep the (n, K) table small in memory
+    log_px_grid = torch.cat([estimate_log_px(ring, chunk, 2000, generator=gen) for chunk in grid.split(2000)])
+    x_fit, _ = sample_vae(ring, 5000, generator=make_generator(4))
+    gauss = torch.distributions.MultivariateNormal(x_fit.mean(0), torch.cov(x_fit.T))
+    log_gauss_grid = gauss.log_prob(grid)
+    ll_ring = estimate_log_px(ring, x_fit[:1000], 2000, generator=gen).mean()
+    ll_gauss = gauss.log_prob(x_fit[:1000]).mean()
+cell_area = float(lin[1] - lin[0]) ** 2
+print(f"mass of the estimated density on the grid: {float(log_px_grid.exp().sum()) * cell_area:.3f} (should be close to 1)")
+print(f"mean log-likelihood of ring samples: {float(ll_ring):.2f} nats under p(x), "
+      f"{float(ll_gauss):.2f} nats under the best Gaussian")
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.3))
+for ax, lp, title in [(axes[0], log_px_grid, "estimated $p(x)$ of the ring decoder"),
+                      (axes[1], log_gauss_grid, "best Gaussian fit to its samples")]:
+    im = ax.imshow(lp.exp().reshape(101, 101), origin="lower", extent=(-3, 3, -3, 3), cmap="magma")
+    plt.colorbar(im, ax=ax)
+    ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### How many samples?
+# The estimate of $p(x)$ is an average of $K$ independent terms, so its standard deviation shrinks
+# like $1/\sqrt{K}$; the estimate of $\log p(x)$ behaves the same once $K$ is large enough. How large
+# depends on $x$: for a point on the thin side of the ring, only the few $z$ whose $\mu_\theta(z)$ falls
+# within $\sigma = 0.05$ of it contribute, and with few samples we usually miss them all (the
+# estimate is then far too low). Below, each estimate is repeated 100 times.
+
+# %% tags=["demo"]
+points = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 0.0]])
+labels = ["(2, 0): thin side of the ring", "(-2, 0): thick side", "(0, 0): centre, off the ring"]
+Ks = [1, 4, 16, 64, 256, 1024, 4096]
+gen = make_generator(5)
+with torch.no_grad():
+    reference = estimate_log_px(ring, points, 200_000, generator=gen)
+    estimates = torch.stack([torch.stack([estimate_log_px(ring, points, K, generator=gen) for _ in range(100)])
+                             for K in Ks])  # (len(Ks), 100 repeats, 3 points)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+for j, label in enumerate(labels):
+    axes[0].loglog(Ks, estimates[:, :, j].std(dim=1), "o-", label=label)
+    axes[1].semilogx(Ks, estimates[:, :, j].mean(dim=1) - reference[j], "o-", label=label)
+axes[0].loglog(Ks, 2.0 / np.sqrt(Ks), "k--", label=r"slope $-1/2$: $\propto 1/\sqrt{K}$")
+axes[0].set(title=r"spread of the estimate of $\log p(x)$", xlabel="K (samples)", ylabel="standard deviation (nats)")
+axes[1].axhline(0, color="k", lw=0.8)
+axes[1].set(title=r"mean estimate minus $\log p(x)$ (Jensen: too low)", xlabel="K (samples)",
+            ylabel="nats", ylim=(-10, 1))
+axes[0].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+
+# %% [markdown]
+# ## 4. Back to notebook 05: a mixture is the same network with a discrete $z$
+#
+# Take $z$ one-hot over $K$ components and two linear layers without bias: $\mu_\theta(z) = M^\top z$
+# picks row $k$ of a table of means, $\sigma_\phi(z) = \exp(L^\top z)$ a row of a table of log
+# standard deviations. That decoder *is* a Gaussian mixture: $p(x \mid z = e_k) = \mathcal{N}(\mu_k, \sigma_k^2)$,
+# and the integral over $z$ becomes a sum of $K$ terms that we compute **exactly**:
+#
+# $$\log p(x) = \operatorname{logsumexp}_k \big[\log \pi_k + \log p(x \mid e_k)\big],$$
+#
+# the same `logsumexp` as in `estimate_log_px`, with the $K$ one-hot codes in place of $K$ random
+# draws and the weights $\pi_k$ in place of $1/K$. To reuse `sample_vae` and `estimate_log_px`
+# unchanged, the decoder below reads its discrete $z$ off a 1-D Gaussian one: the component is the
+# interval of $\Phi(z)$ between consecutive cumulative weights, which has probability $\pi_k$.
+
+# %% tags=["demo"]
+class MixtureDecoder(nn.Module):
+    """Notebook 05's Gaussian mixture as a decoder with latent_dim = 1.
+
+    weights: tensor (K,), the mixture weights; means, stds: tensors (K, d).
+    forward(z): component k = bucket of Phi(z) among the cumulative weights; one_hot(k) (n, K) goes
+    through two bias-free linear layers (lookup tables): mu = means[k], sigma = stds[k].
+    """
+
+    def __init__(self, weights, means, stds):
+        super().__init__()
+        self.latent_dim, (K, d) = 1, means.shape
+        self.register_buffer("edges", torch.cumsum(weights, 0)[:-1])
+        self.mu_theta = nn.Linear(K, d, bias=False)
+        self.log_sigma_phi = nn.Linear(K, d, bias=False)
+        with torch.no_grad():
+            self.mu_theta.weight.copy_(means.T)
+            self.log_sigma_phi.weight.copy_(stds.log().T)
+
+    def decode_one_hot(self, one_hot):
+        return self.mu_theta(one_hot), torch.exp(self.log_sigma_phi(one_hot))
+
+    def forward(self, z):
+        k = torch.bucketize(0.5 * (1 + torch.erf(z[:, 0] / math.sqrt(2))), self.edges)
+        return self.decode_one_hot(F.one_hot(k, self.mu_theta.in_features).float())
+
+
+mix_weights = torch.tensor([0.5, 0.3, 0.2])
+mixture = MixtureDecoder(mix_weights, torch.tensor([[-1.5, -1.0], [1.5, -0.5], [0.0, 1.5]]),
+                         torch.tensor([[0.5, 0.3], [0.3, 0.6], [0.7, 0.4]]))
+
+# %% tags=["demo"]
+lin = torch.linspace(-3, 3, 101)
+grid = torch.cartesian_prod(lin, lin).flip(1)
+with torch.no_grad():
+    mu_k, sigma_k = mixture.decode_one_hot(torch.eye(3))  # the K possible values of (mu, sigma)
+    exact_grid = torch.logsumexp(torch.log(mix_weights) + gaussian_log_likelihood(grid[:, None, :], mu_k, sigma_k), dim=1)
+    mc_grid = estimate_log_px(mixture, grid, 2000, generator=make_generator(6))
+    x_mix, z_mix = sample_vae(mixture, 2000, generator=make_generator(7))
+    k_mix = torch.bucketize(0.5 * (1 + torch.erf(z_mix[:, 0] / math.sqrt(2))), mixture.edges)
+print(f"largest |Monte Carlo - exact| log p(x) where p(x) > 0.01: "
+      f"{float((mc_grid - exact_grid)[exact_grid > math.log(0.01)].abs().max()):.3f} nats")
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.3))
+axes[0].scatter(x_mix[:, 0], x_mix[:, 1], c=k_mix, cmap="tab10", vmax=9, s=4)
+axes[0].set(title="sample_vae(mixture decoder): colour = component", xlabel="$x_1$", ylabel="$x_2$",
+            xlim=(-3, 3), ylim=(-3, 3), aspect="equal")
+im = axes[1].imshow(exact_grid.exp().reshape(101, 101), origin="lower", extent=(-3, 3, -3, 3), cmap="magma")
+plt.colorbar(im, ax=axes[1])
+axes[1].set(title="exact $p(x)$: a sum over the 3 values of z", xlabel="$x_1$", ylabel="$x_2$")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# With a discrete $z$ the marginal is a sum of $K$ Gaussians: exact, but only $K$ shapes. With a
+# continuous $z$ and a neural decoder it is a continuum of Gaussians that can follow a curve,
+# which buys flexibility at the cost of an integral we can only estimate.
+#
+# ### Written answer (manually graded, 2 points)
+# (a) Every conditional $p(x \mid z)$ of the ring decoder is Gaussian. Why is the marginal $p(x)$
+# not Gaussian, and for which kind of decoder would it be Gaussian? (b) For 64-pixel images with a
+# 16-dimensional $z$, why would estimating $\log p(x)$ by sampling $z$ from the *prior* need an
+# enormous number of samples? Use the figures above. Answer in 4 to 6 sentences.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_marginal", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
+# ### BEGIN SOLUTION
+# (a) $p(x) = \int p(z)\,\mathcal{N}(x; \mu_\theta(z), \operatorname{diag}\sigma_\phi(z)^2)\,dz$ is a
+# mixture of infinitely many Gaussians whose centres lie on the curve $\mu_\theta(z)$; a mixture of
+# Gaussians with different means is not Gaussian (here it is a ring with a hole where the best
+# Gaussian fit puts its peak). It is Gaussian when $\mu_\theta$ is linear (affine) in $z$ and
+# $\sigma_\phi$ constant: then $x = Wz + c + \sigma\varepsilon$ is a linear function of Gaussians,
+# $\mathcal{N}(c, WW^\top + \operatorname{diag}\sigma^2)$ (probabilistic PCA).
+# (b) The estimate averages $p(x \mid z_k)$ over prior samples, but only the $z$ whose decoded
+# image lies within a few $\sigma$ of $x$ contribute; in high dimension that region is a tiny
+# fraction of the prior's mass (it shrinks exponentially with the dimension), so almost every
+# sample contributes essentially 0, the relative variance of the terms is enormous, and the
+# estimate is far too low unless $K$ is astronomically large (see the thin side of the ring,
+# where even a 1-D $z$ needs hundreds of samples). Sampling $z$ from a distribution concentrated
+# on the relevant $z$ (an encoder $q(z \mid x)$, importance sampling) is the fix.
+# ### END SOLUTION
+
+# %% [markdown]
+# ## 5. Optional, ungraded: training a VAE on the digits (a preview)
+#
+# We have a sampler and a way to evaluate $p(x)$, but not yet a way to *train* $\theta$ and $\phi$:
+# maximizing the prior-sampled estimate of $\log p(x)$ is hopeless in high dimension. The next lecture
+# introduces an **encoder** $q_\lambda(z \mid x) = \mathcal{N}(m_\lambda(x), \operatorname{diag} s_\lambda(x)^2)$
+# that proposes the $z$ likely to explain $x$, and the **evidence lower bound**
+#
+# $$\log p(x) \ \ge\ \mathrm{ELBO}(x) = \mathbb{E}_{q(z \mid x)}\big[\log p(x \mid z)\big] - \mathrm{KL}\big(q(z \mid x)\,\|\,p(z)\big),$$
+#
+# estimated with one **reparameterized** sample $z = m + s \odot \varepsilon$ (so gradients flow into
+# the encoder) and the KL in closed form, $\tfrac12 \sum_j (m_j^2 + s_j^2 - 1 - 2\log s_j)$.
+# On the binarized digits of notebook 03 the decoder is Bernoulli (64 logits), not Gaussian.
+# After training we estimate $\log p(x)$ twice with the same $K$: sampling $z$ from the prior,
+# as in Exercise 5, and by **importance sampling** from the encoder,
+# $\log \frac1K \sum_k p(x \mid z_k)\,p(z_k) / q(z_k \mid x)$ with $z_k \sim q(z \mid x)$.
+# Nothing here is graded; it takes a few seconds.
+
+# %% tags=["demo"]
+from dgm_utils.data import load_binarized_digits
+from dgm_utils.plotting import plot_image_grid, plot_loss_curve
+from dgm_utils.training import fit
+
+x_train, x_test, _, _ = load_binarized_digits()
+
+
+class DigitVAE(nn.Module):
+    """Encoder q(z | x) = N(m(x), diag s(x)^2) and Bernoulli decoder p(x | z) with 64 logits."""
+
+    def __init__(self, latent_dim=8, hidden_dim=128, data_dim=64):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.encoder = nn.Sequential(nn.Linear(data_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, 2 * latent_dim))
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden_dim), nn.Tanh(), nn.Linear(hidden_dim, data_dim))
+
+    def encode(self, x):
+        m, s_raw = self.encoder(x).chunk(2, dim=-1)
+        return m, F.softplus(s_raw) + 1e-4
+
+    def log_px_given_z(self, x, z):
+        logits, x = torch.broadcast_tensors(self.decoder(z), x)
+        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+
+    def elbo(self, x, generator=None):
+        m, s = self.encode(x)
+        z = m + s * torch.randn(m.shape, generator=generator)  # reparameterization
+        kl = 0.5 * (m**2 + s**2 - 1 - 2 * torch.log(s)).sum(-1)
+        return self.log_px_given_z(x, z) - kl
+
+
+vae = DigitVAE()
+gen = make_generator(8)
+# 300 full-batch Adam steps on the mean negative ELBO (one reparameterized sample per image)
+losses = fit(vae, lambda model, x: -model.elbo(x, generator=gen).mean(), x_train,
+             n_epochs=300, lr=1e-2, batch_size=None, desc="VAE, full batch")
+
+
+# %% tags=["demo"]
+def log_px_importance(vae, x, n_samples, generator=None):
+    """log p(x) estimated with z_k ~ q(z | x): logsumexp_k [log p(x | z_k) + log p(z_k) - log q(z_k | x)] - log K."""
+    m, s = vae.encode(x)
+    z = m[:, None] + s[:, None] * torch.randn(x.shape[0], n_samples, vae.latent_dim, generator=generator)
+    log_w = (vae.log_px_given_z(x[:, None], z) + gaussian_log_likelihood(z, torch.zeros_like(z), torch.ones_like(z))
+             - gaussian_log_likelihood(z, m[:, None].expand_as(z), s[:, None].expand_as(z)))
+    return torch.logsumexp(log_w, dim=1) - math.log(n_samples)
+
+
+def log_px_prior(vae, x, n_samples, generator=None):
+    """log p(x) estimated with z_k ~ p(z), as in estimate_log_px but with the Bernoulli decoder."""
+    z = sample_prior(n_samples, vae.latent_dim, generator=generator)
+    return torch.logsumexp(vae.log_px_given_z(x[:, None], z[None]), dim=1) - math.log(n_samples)
+
+
+gen = make_generator(9)
+with torch.no_grad():
+    test_elbo = vae.elbo(x_test, generator=gen).mean()
+    nll_is = -log_px_importance(vae, x_test, 500, generator=gen).mean()
+    nll_prior = -log_px_prior(vae, x_test, 500, generator=gen).mean()
+    digits = torch.sigmoid(vae.decoder(sample_prior(32, vae.latent_dim, generator=gen)))
+print(f"test ELBO: {float(test_elbo):.2f} nats per image")
+print(f"test NLL, importance sampling from q(z | x), K = 500: {float(nll_is):.2f} nats")
+print(f"test NLL, sampling z from the prior,          K = 500: {float(nll_prior):.2f} nats (a worse estimate)")
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+plot_loss_curve(losses, ax=axes[0], title="training: negative ELBO (full batch)", ylabel="nats per image")
+plot_image_grid(digits, n_cols=8, ax=axes[1], title="p(x | z) means for z ~ N(0, I)")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The importance-sampled estimate of $\log p(x)$ is the highest of the three (the smallest NLL): with
+# the same $K$, samples proposed by the encoder land where $p(x \mid z)$ is large, while most prior
+# samples are wasted; and it is above the ELBO, which it reduces to when $K = 1$. How to train the encoder and
+# decoder jointly, and why the ELBO is the right objective, is the subject of the next lecture.
