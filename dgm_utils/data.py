@@ -43,7 +43,8 @@ def make_xor(n: int = 400, noise: float = 0.15, rng: np.random.Generator | None 
     rng: numpy Generator (default: seeded with 0).
 
     Returns X float64 (n, 2), y float64 (n,) of 0./1.
-    No linear boundary separates the classes better than chance.
+    No linear boundary separates the classes: maximum-likelihood logistic regression is nearly
+    constant (about 50% accuracy), though the best linear classifier reaches about 75%.
     """
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")

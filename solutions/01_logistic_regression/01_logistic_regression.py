@@ -221,10 +221,10 @@ if abs(_got - 50 * _ref) < 1e-6 * 50:
 assert_close(_got, _ref, rtol=1e-8, name="negative_log_likelihood",
              hint="-mean(y log p + (1 - y) log(1 - p)); check signs and that you used y and 1 - y",
              mistake="nll.wrong-formula")
-# A confident, wrong prediction: logits of -1000 for y = 1 and +1000 for y = 0.
+# Logits +1000 for both examples: confidently wrong for y = 0 (1000 nats), right for y = 1 (0 nats); mean 500.
 _Xc, _yc = np.array([[1000.0], [1000.0]]), np.array([0.0, 1.0])
-with no_float_errors("negative_log_likelihood on logits of 1000", hint="log(sigmoid(s)) underflows; use "
-                     "np.logaddexp(0, -s).", mistake="nll.log-of-probability"):
+with no_float_errors("negative_log_likelihood on logits of 1000", hint="log(1 - sigmoid(s)) is log(0) at "
+                     "s = 1000; use np.logaddexp(0, s).", mistake="nll.log-of-probability"):
     _big = negative_log_likelihood(_Xc, _yc, np.array([1.0]), 0.0)
 assert_close(_big, 500.0, rtol=1e-10, name="NLL of logits (+1000, +1000) for labels (0, 1)",
              hint="the loss of a wrong confident prediction is finite (1000 nats): compute it from "
@@ -322,9 +322,11 @@ assert_close(_gw2, np.array([-1000.0]), rtol=1e-10, name="grad_w at logit -1000"
 
 # %% [markdown]
 # ### Exercise 5: gradient descent (3 points)
-# The NLL of logistic regression is convex, so full-batch gradient descent
+# The NLL of logistic regression is convex and smooth, so full-batch gradient descent
 # $w \leftarrow w - \eta \nabla_w \mathrm{NLL}$, $b \leftarrow b - \eta\, \partial_b \mathrm{NLL}$ from
-# $w = 0, b = 0$ converges to the global optimum for a small enough step $\eta$. Choose defaults
+# $w = 0, b = 0$ drives it to its lowest value for a small enough step $\eta$. That value is reached
+# (a global minimizer exists) when the classes are not linearly separable, as here; on separable data
+# $\|w\|$ grows without bound instead. Choose defaults
 # that reach the optimum (within $10^{-4}$ nats of an independent solver) on standardized
 # features with a few hundred examples. No loop over examples: one step is one call to
 # `nll_gradient`.
@@ -461,8 +463,10 @@ plt.show()
 # Logistic regression assumes that the log-odds of $y = 1$ are a linear function of $x$,
 # so the decision boundary $p = 1/2$ is a hyperplane and the probability changes
 # monotonically along one direction $w$. It fails when the classes are not linearly separable
-# in the given features: on XOR the best linear boundary is at chance (about 50%), and on the
-# moons it cuts through both crescents. More data or more steps only find the best linear model
+# in the given features: on XOR the maximum-likelihood linear model is nearly constant, so at
+# chance (about 50%), although a line cutting off one blob would reach about 75% (logistic
+# regression maximizes the likelihood, not the accuracy); on the moons it cuts through both
+# crescents. More data or more steps only find the best linear model
 # more precisely; the error is in the model family (bias), not in the estimate. We need
 # non-linear features of $x$, which an MLP learns.
 # ### END SOLUTION

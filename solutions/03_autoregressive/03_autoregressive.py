@@ -194,7 +194,8 @@ expect(bayes_net_num_params([[]] + [[i] for i in range(99)], 2) == 199, "hidden:
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **FVSBN.** Keep the chain rule (no independence assumption) but replace each conditional table
+# **FVSBN.** Keep the chain rule (no independence assumption; the restriction is now on the form of
+# each conditional) but replace each conditional table
 # by a logistic regression on the previous variables:
 #
 # $$p(x_i = 1 \mid x_{<i}) = \sigma\Big(b_i + \sum_{j < i} W_{ij} x_j\Big).$$
@@ -291,8 +292,9 @@ expect(nade_num_params(10, 7) == 2 * 10 * 7 + 10, "hidden: nade_num_params(10, 7
 # %% [markdown]
 # How the counts grow with the number of binary variables. Left (log scale): the table explodes
 # exponentially. Right (linear scale, without the table): a Markov chain (each variable's only
-# parent is the previous one) is cheap but assumes a lot of independence; the FVSBN assumes none
-# and grows quadratically; NADE with a fixed hidden size grows linearly.
+# parent is the previous one) is cheap but assumes a lot of independence; the FVSBN makes no
+# independence assumption (but restricts each conditional to a logistic regression) and grows
+# quadratically; NADE with a fixed hidden size grows linearly.
 
 # %% tags=["demo"]
 def count_curves(ns, hidden_dim=32):
@@ -908,7 +910,8 @@ check_normalized_and_sampler(randomize_parameters(MADE(5, [40], seed=5), 5), 5, 
 #
 # We report the **test negative log-likelihood in nats per image**,
 # $-\frac{1}{|\text{test}|}\sum_{x \in \text{test}} \log p(x)$: lower is better, and a gain of
-# 1 nat means the model gives the test images $e \approx 2.7$ times more probability on average.
+# 1 nat means the model gives the test images $e \approx 2.7$ times more probability per image, in
+# geometric mean.
 
 # %% tags=["demo"]
 x_train, x_test, _, _ = load_binarized_digits()
@@ -1006,8 +1009,8 @@ plt.show()
 # over 27 classes: a **softmax** of 27 logits (the multi-class version of the sigmoid), and
 # $\log p$ of the observed token is `-F.cross_entropy(logits, target)`.
 #
-# The data: the US Census first names shipped with the PyPI package `names` (5,163 names of 2 to
-# 12 letters), split once at random into 80% training and 20% test names. The helper
+# The data: the US Census first names shipped with the PyPI package `names` (5,163 distinct names
+# of 2 to 11 letters, 6.0 on average), split once at random into 80% training and 20% test names. The helper
 # `make_contexts` turns names into prediction problems: for every token of every name, the
 # `context_size` previous tokens (padded with `.`), the target token, and the index of the name.
 
@@ -1469,7 +1472,7 @@ for name, m in next_token_models.items():
 # $2nH + n = 8{,}256$ used parameters for $n = H = 64$, linear in $n$. Untied, conditional $i$ needs its own
 # $H \times i$ matrix and bias, $H\,n(n+1)/2 + nH + n = 137{,}280$ parameters, quadratic in $n$ (and
 # growing like the FVSBN's count times $H$). Computationally, tying makes consecutive
-# pre-activations differ by one rank-one term, $a_{i+1} = a_i + W_{:,i} x_i$, so one cumulative sum
+# pre-activations differ by one scaled column of $W$, $a_{i+1} = a_i + W_{:,i}\, x_i$, so one cumulative sum
 # gives all $n$ hidden vectors in $O(nH)$ per example instead of $O(n^2 H)$. Statistically, each
 # column $W_{:,j}$ is used by every conditional $i > j$, so it is learned from the gradients of
 # many conditionals on every image, instead of a separate weight that only one conditional trains;

@@ -17,7 +17,7 @@
 #
 # **Where we are in the story.** Logistic regression (01) predicted a binary $y$ from $x$; an MLP
 # (02) did the same on learned features; in 03 the **chain rule**
-# $p(x_1, \dots, x_d) = \prod_i p(x_i \mid x_{<i})$ turned a stack of such prediction models into a
+# $p(x_0, \dots, x_{d-1}) = \prod_i p(x_i \mid x_{<i})$ (counting from 0, as the code does) turned a stack of such prediction models into a
 # generative model of binary vectors: every conditional was a Bernoulli, a *table* of two numbers
 # or a network that outputs one probability.
 #
@@ -532,7 +532,7 @@ for ax, (mu2, cov2, title) in zip(axes, examples):
     ax.contourf(g0, g1, dens2, levels=np.linspace(0.02, 1.0, 11) * dens2.max(), cmap="Blues")
     samples = sample_mvn(mu2, cov2, 400, rng)
     ax.scatter(samples[:, 0], samples[:, 1], s=4, c="k", alpha=0.5, label="sample_mvn")
-    ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    ax.set(title=title, xlabel="$x_0$", ylabel="$x_1$", aspect="equal")
     ax.legend(loc="upper left")
 plt.tight_layout()
 plt.show()
@@ -644,9 +644,9 @@ for _k in (1, 3, 4):
 
 # %% [markdown]
 # ### Figure: the conditional is a slice
-# Left: a correlated 2-D Gaussian and the line $x_1 = 1.5$. Right: the joint density along that line,
-# renormalized numerically (a slice), lies exactly on $\mathcal{N}(x_2; m, v)$ from your
-# `gaussian_conditional`; the marginal $p(x_2)$ is wider and centred elsewhere.
+# Left: a correlated 2-D Gaussian and the line $x_0 = 1.5$. Right: the joint density along that line,
+# renormalized numerically (a slice), lies exactly on $\mathcal{N}(x_1; m, v)$ from your
+# `gaussian_conditional`; the marginal $p(x_1)$ is wider and centred elsewhere.
 
 # %% tags=["demo"]
 mu2, cov2 = np.array([0.0, 0.5]), np.array([[1.0, 0.8], [0.8, 1.5]])
@@ -661,14 +661,14 @@ m_c, v_c = gaussian_conditional(mu2, cov2, np.array([x1_obs]))
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 axes[0].contourf(g0, g1, dens, levels=np.linspace(0.02, 1.0, 11) * dens.max(), cmap="Blues")
-axes[0].axvline(x1_obs, color="C3", lw=2, label=f"slice $x_1 = {x1_obs}$")
-axes[0].set(title="joint density $p(x_1, x_2)$", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+axes[0].axvline(x1_obs, color="C3", lw=2, label=f"slice $x_0 = {x1_obs}$")
+axes[0].set(title="joint density $p(x_0, x_1)$", xlabel="$x_0$", ylabel="$x_1$", aspect="equal")
 axes[0].legend(loc="upper left")
 axes[1].plot(t, slice_p, color="C3", lw=4, alpha=0.5, label="slice of the joint, renormalized")
 axes[1].plot(t, gaussian_pdf(t, m_c, np.sqrt(v_c)), "k--",
              label=f"gaussian_conditional: N({float(np.squeeze(m_c)):.2f}, {v_c:.2f})")
-axes[1].plot(t, gaussian_pdf(t, mu2[1], np.sqrt(cov2[1, 1])), color="gray", label="marginal $p(x_2)$")
-axes[1].set(title=f"$p(x_2 \\mid x_1 = {x1_obs})$", xlabel="$x_2$", ylabel="density")
+axes[1].plot(t, gaussian_pdf(t, mu2[1], np.sqrt(cov2[1, 1])), color="gray", label="marginal $p(x_1)$")
+axes[1].set(title=f"$p(x_1 \\mid x_0 = {x1_obs})$", xlabel="$x_1$", ylabel="density")
 axes[1].legend()
 plt.tight_layout()
 plt.show()
@@ -679,7 +679,7 @@ plt.show()
 #
 # Exactly as for binary vectors in notebook 03,
 #
-# $$\log p(x_1, x_2, x_3) = \log p(x_1) + \log p(x_2 \mid x_1) + \log p(x_3 \mid x_1, x_2),$$
+# $$\log p(x_0, x_1, x_2) = \log p(x_0) + \log p(x_1 \mid x_0) + \log p(x_2 \mid x_0, x_1),$$
 #
 # and in general $\log p(x) = \sum_{i} \log p(x_i \mid x_{<i})$. For a Gaussian every term is a
 # 1-D Gaussian log-density with the mean and variance of Exercise 6. An autoregressive model of
@@ -803,6 +803,6 @@ plt.show()
 # inside each bin (the right panel), finer resolution needs ever more entries (and exponentially more
 # in d dimensions), and a finite table can only cover a bounded range, never the unbounded tails.
 # This notebook replaces tables with parametric functions: a Gaussian is described on the whole line
-# by two numbers (mu, sigma), and each conditional p(x_k | x_<k) by a mean and a variance computed
-# from the observed values.
+# by two numbers (mu, sigma), and each conditional p(x_k | x_<k) by a mean linear in the observed
+# values and a variance that does not depend on them.
 # ### END SOLUTION

@@ -22,8 +22,9 @@
 #
 # $$z \to x: \qquad z \sim \mathrm{Bernoulli}(p), \qquad x \mid z \sim \mathcal{N}(\mu_z, \sigma_z^2),$$
 #
-# and its marginal $p(x) = \sum_z p(z)\, p(x \mid z)$ is a **mixture of two Gaussians**: a bimodal
-# density that no single Gaussian can represent, built from two Gaussians and a coin. With $K$
+# and its marginal $p(x) = \sum_z p(z)\, p(x \mid z)$ is a **mixture of two Gaussians**: a density
+# that can be bimodal (when the means are far apart relative to the standard deviations), which no
+# single Gaussian can represent, built from two Gaussians and a coin. With $K$
 # components, $z \sim \mathrm{Categorical}(w_1, \dots, w_K)$. This is the first latent-variable
 # model of the course and the blueprint of the VAE (notebook 06), where $z$ becomes continuous,
 # $z \sim \mathcal{N}(0, I)$, and the mean and scale of $p(x \mid z)$ are outputs of neural networks.
@@ -362,11 +363,12 @@ with no_float_errors("posterior at +-1e4 (hidden)", mistake="posterior.no-log-sp
 # ### Figure: responsibilities along $x$
 # Top: the weighted components. Bottom: the responsibilities $p(z = k \mid x)$ as stacked areas; the
 # boundaries sit where two weighted components cross, not halfway between the means, and the widest
-# component wins again in both tails.
+# component eventually wins in both tails (on the right beyond $x \approx 5.2$, on the left only
+# beyond $x \approx -9.6$).
 
 # %% tags=["demo"]
 w, m, s = np.array([0.25, 0.45, 0.3]), np.array([-4.0, 0.0, 3.0]), np.array([0.7, 1.2, 0.5])
-grid = np.linspace(-8, 7, 600)
+grid = np.linspace(-11, 7, 700)
 resp = posterior(grid, w, m, s)
 fig, axes = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, height_ratios=[1, 1.2])
 for k in range(3):
@@ -398,7 +400,7 @@ plt.show()
 #
 # Each iteration can only increase (or keep) the log-likelihood: the history must never decrease.
 # This is a local optimizer: start from spread-out means, for instance the quantiles
-# $\frac{k + 1/2}{K}$ of the data, standard deviations equal to the data's, and uniform weights.
+# $\frac{k - 1/2}{K}$, $k = 1, \dots, K$, of the data, standard deviations equal to the data's, and uniform weights.
 #
 # ### Exercise 4: EM for a 1-D Gaussian mixture (3 points)
 # Record the mean log-likelihood (per example, in nats) once per iteration, in log space. No loop over
@@ -415,7 +417,7 @@ def fit_em(x, n_components, n_iters=500, rng=None, tol=1e-10, min_std=1e-6):
         n_components: int K >= 1: number of components.
         n_iters: int >= 1: maximum number of EM iterations.
         rng: numpy.random.Generator or None: None gives the deterministic initialization (means at
-            the quantiles (k + 1/2) / K of x); a generator jitters those means (for random restarts).
+            the quantiles (k + 1/2) / K of x, k = 0..K-1); a generator jitters those means (for random restarts).
         tol: stop when an iteration improves the mean log-likelihood by less than tol.
         min_std: floor of the standard deviations.
 
@@ -641,7 +643,7 @@ assert_close(_mass, 1.0, rtol=1e-8, name="integral of exp(uniform_latent_log_pdf
 # Far outside [a, b]: both CDF values underflow (or both round to 1), the log-density is finite.
 _xf = np.array([_b + 40 * _sg, _a - 40 * _sg])
 with no_float_errors("uniform_latent_log_pdf 40 sigma outside [a, b]", hint="Phi(-40) underflows to 0 and "
-                     "Phi(40) - Phi(46) rounds to 1 - 1 = 0: work in log space with scipy.special.log_ndtr, and "
+                     "Phi(46) - Phi(40) rounds to 1 - 1 = 0: work in log space with scipy.special.log_ndtr, and "
                      "use Phi(u) - Phi(l) = Phi(-l) - Phi(-u) left of a.", mistake="uniform.no-log-space"):
     _far = uniform_latent_log_pdf(_xf, _a, _b, _sg)
 # 40 sigma out the other CDF term is exp(-258) times smaller, so log p(x) = log Phi(-40) - log(b - a).
@@ -807,8 +809,8 @@ plt.show()
 
 # %% [markdown]
 # A VAE (notebook 06) is this last model with $z \sim \mathcal{N}(0, I)$ and $p(x \mid z)$ Gaussian with
-# mean $\mu_\theta(z)$ and scale $\sigma_\phi(z)$ given by neural networks; `monte_carlo_log_pdf` is how
-# we will estimate its $\log p(x)$.
+# mean $\mu_\theta(z)$ and scale $\sigma_\phi(z)$ given by neural networks; the same estimator as
+# `monte_carlo_log_pdf`, rewritten in PyTorch as `estimate_log_px`, is how we will estimate its $\log p(x)$.
 #
 # ### Written answer (manually graded, 2 points)
 # Look at the EM iterations figure: the log-likelihood never decreases. Explain why, in 3 to 6
@@ -826,6 +828,6 @@ plt.show()
 # on $\theta$, so this is the weighted maximum likelihood of the formulas), so
 # $\mathcal{L}(q, \theta_{t+1}) \ge \mathcal{L}(q, \theta_t)$. Chaining,
 # $\log p_{\theta_{t+1}}(x) \ge \mathcal{L}(q, \theta_{t+1}) \ge \mathcal{L}(q, \theta_t) = \log p_{\theta_t}(x)$:
-# each iteration can only increase the log-likelihood (it converges to a local, not necessarily global,
-# maximum). The same lower bound, with a learned $q(z \mid x)$ instead of the exact posterior, is the ELBO of the VAE.
+# each iteration can only increase the log-likelihood, so its values converge, typically to a local
+# (not necessarily global) maximum; in general EM only guarantees a stationary point. The same lower bound, with a learned $q(z \mid x)$ instead of the exact posterior, is the ELBO of the VAE.
 # ### END SOLUTION

@@ -65,9 +65,10 @@ torch.set_num_threads(1)  # our tensors are small: one thread is faster than sev
 # %% [markdown]
 # ## 1. From a mixture to a continuous latent variable
 #
-# In notebook 05 the latent variable was a component index $z \in \{1, \dots, K\}$ and
+# In notebook 05 the latent variable was a component index $z \in \{1, \dots, K\}$ (numbered
+# $0, \dots, K-1$ in the code) and
 #
-# $$p(x) = \sum_{k=1}^K \pi_k\, \mathcal{N}(x;\, \mu_k, \sigma_k^2).$$
+# $$p(x) = \sum_{k=1}^K w_k\, \mathcal{N}(x;\, \mu_k, \sigma_k^2).$$
 #
 # Now $z \in \mathbb{R}^m$ is continuous, with the simplest prior there is,
 # $p(z) = \mathcal{N}(0, I_m)$, and the mean and standard deviation of $x$ are *functions* of $z$
@@ -899,12 +900,12 @@ plt.show()
 # standard deviations. That decoder *is* a Gaussian mixture: $p(x \mid z = e_k) = \mathcal{N}(\mu_k, \sigma_k^2)$,
 # and the integral over $z$ becomes a sum of $K$ terms that we compute **exactly**:
 #
-# $$\log p(x) = \operatorname{logsumexp}_k \big[\log \pi_k + \log p(x \mid e_k)\big],$$
+# $$\log p(x) = \operatorname{logsumexp}_k \big[\log w_k + \log p(x \mid e_k)\big],$$
 #
 # the same `logsumexp` as in `estimate_log_px`, with the $K$ one-hot codes in place of $K$ random
-# draws and the weights $\pi_k$ in place of $1/K$. To reuse `sample_vae` and `estimate_log_px`
+# draws and the weights $w_k$ in place of $1/K$. To reuse `sample_vae` and `estimate_log_px`
 # unchanged, the decoder below reads its discrete $z$ off a 1-D Gaussian one: the component is the
-# interval of $\Phi(z)$ between consecutive cumulative weights, which has probability $\pi_k$.
+# interval of $\Phi(z)$ between consecutive cumulative weights, which has probability $w_k$.
 
 # %% tags=["demo"]
 class MixtureDecoder(nn.Module):
@@ -972,11 +973,12 @@ plt.show()
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written_marginal", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false}
 # ### BEGIN SOLUTION
 # (a) $p(x) = \int p(z)\,\mathcal{N}(x; \mu_\theta(z), \operatorname{diag}\sigma_\phi(z)^2)\,dz$ is a
-# mixture of infinitely many Gaussians whose centres lie on the curve $\mu_\theta(z)$; a mixture of
-# Gaussians with different means is not Gaussian (here it is a ring with a hole where the best
-# Gaussian fit puts its peak). It is Gaussian when $\mu_\theta$ is linear (affine) in $z$ and
+# mixture of infinitely many Gaussians whose centres lie on the curve $\mu_\theta(z)$, here a circle:
+# $p(x)$ is a ring with a hole where any Gaussian has its peak, so it cannot be Gaussian (a
+# continuous mixture of Gaussians can be Gaussian, as the linear case shows). It is Gaussian when $\mu_\theta$ is linear (affine) in $z$ and
 # $\sigma_\phi$ constant: then $x = Wz + c + \sigma\varepsilon$ is a linear function of Gaussians,
-# $\mathcal{N}(c, WW^\top + \operatorname{diag}\sigma^2)$ (probabilistic PCA).
+# $\mathcal{N}(c, WW^\top + \operatorname{diag}\sigma^2)$ (factor analysis; probabilistic PCA when all
+# $\sigma_j$ are equal).
 # (b) The estimate averages $p(x \mid z_k)$ over prior samples, but only the $z$ whose decoded
 # image lies within a few $\sigma$ of $x$ contribute; in high dimension that region is a tiny
 # fraction of the prior's mass (it shrinks exponentially with the dimension), so almost every
