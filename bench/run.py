@@ -27,6 +27,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DGM_STATIC_FIGURES", "1")  # widgets (dgm_utils.plotting.interactive) draw once
 
 from dgm_course.notebooks import (  # noqa: E402
     assignments, cell_by_id, execute_cells, fill_answers, is_solution_cell, read_notebook)

@@ -562,8 +562,13 @@ def await_ready(sock, timeout: float) -> bool:
 
 
 def template_available() -> bool:
-    """Student processes can be forked from a template here (bwrap, and grading as root)."""
-    return os.geteuid() == 0 and bwrap_path() is not None and os.environ.get("DGM_COURSE_NO_TEMPLATE") != "1"
+    """Student processes can be forked from a template here (bwrap, and grading as root), unless
+    the Python installation or the virtual environment lies under /tmp: each fork mounts a fresh
+    /tmp, which would hide it (modules imported lazily, such as torch._dynamo, would then be
+    missing); bwrap's own mounts put it back on top of /tmp, so that path is used instead."""
+    under_tmp = any(inside == "/tmp" or inside.startswith("/tmp/") for _, inside in _python_roots())
+    return (os.geteuid() == 0 and bwrap_path() is not None and not under_tmp
+            and os.environ.get("DGM_COURSE_NO_TEMPLATE") != "1")
 
 
 class TemplateGone(RuntimeError):

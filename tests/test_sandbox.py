@@ -382,3 +382,17 @@ def test_a_dead_template_falls_back_to_bwrap():
         assert type(r["_runner"].conn.proc) is StudentProcess and r["_runner"].conn.cfg.template_fd is None
     finally:
         dead.close()
+
+
+def test_no_template_when_python_lives_under_tmp(monkeypatch):
+    """Each fork of a template mounts a fresh /tmp: a virtual environment under /tmp would vanish
+    from the student process (lazy imports such as torch._dynamo fail), so the bwrap path is used."""
+    from dgm_course import sandbox
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: "/usr/bin/bwrap")
+    monkeypatch.delenv("DGM_COURSE_NO_TEMPLATE", raising=False)
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: [("/usr", "/usr"), ("/srv/x/.venv/lib", "/srv/x/.venv/lib")])
+    assert sandbox.template_available()
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: [("/usr", "/usr"), ("/tmp/x/.venv/lib", "/tmp/x/.venv/lib")])
+    assert not sandbox.template_available()
