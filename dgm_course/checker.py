@@ -163,6 +163,16 @@ class Remote:
     def _apply(self, fn: str, *args):
         return self._request({"op": "apply", "fn": fn, "args": list(args)})
 
+    def __data__(self):
+        """The value this name or handle stands for, when it is plain data (None, a number, a
+        string, an array...: e.g. a self-check answer ``q1``), rebuilt here from data; a
+        TypeError when it is an object (``dgm_utils.checks.check_answer`` reads answers so)."""
+        value = self._apply("self")
+        if isinstance(value, Remote):
+            raise TypeError(f"the student's {self._ref if isinstance(self._ref, str) else self._type} is a "
+                            f"{value._type}, not plain data")
+        return value
+
     def __iter__(self):
         return _RemoteIterator(self._apply("iter"))
 

@@ -354,6 +354,12 @@ def check_answer(question: str, answer, digest: str, *, decimals: int | None = N
     question, a number otherwise); decimals: for a number, the places it is compared to (a value
     one unit of the last place off also counts); choices: the valid letters, e.g. "abcd".
     """
+    fetch = getattr(type(answer), "__data__", None)  # when graded, the student's variable is a proxy
+    if fetch is not None:
+        try:
+            answer = fetch(answer)
+        except TypeError as err:
+            _fail(f"question {question}: {err}; answer with a letter or a number.", hint, mistake)
     if answer is None:
         _fail(f"question {question}: no answer yet (replace None with your answer).", hint, mistake)
     if choices is not None:

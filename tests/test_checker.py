@@ -300,3 +300,46 @@ def test_the_checker_records_the_mistake_a_failed_check_names_and_student_code_c
     assert r[1]["status"] == "error" and r[1]["mistake"] == "g.off-by-one", r[1]
     assert r[2]["status"] == "error" and "mistake" not in r[2], r[2]  # raised by student code: no key
     assert r[3]["status"] == "error" and "mistake" not in r[3], r[3]  # a plain assert names none
+
+
+def test_self_check_answers_are_read_by_value_across_the_boundary():
+    """A self-check answer is a student variable (``q1 = "b"``): when graded the test sees a proxy,
+    and check_answer reads its value as data; an object in its place fails, it cannot pass."""
+    from dgm_utils.checks import answer_digest
+
+    d1, d2 = answer_digest("00.q1", "b"), answer_digest("00.q2", 0.8, 3)
+    r = run_cells(
+        ("answer", """
+            q1 = " B "
+            q2 = 0.8
+            class Sly(str):
+                def __eq__(self, other):
+                    return True
+                def lower(self):
+                    return self
+            q3 = Sly("z")
+            q4 = None
+            q5 = object()
+        """),
+        ("test", f"""
+            from dgm_utils.checks import check_answer
+            check_answer("00.q1", q1, {d1!r}, choices="abcd")
+            check_answer("00.q2", q2, {d2!r}, decimals=3)
+        """),
+        ("test", f"""
+            from dgm_utils.checks import check_answer
+            check_answer("00.q1", q3, {d1!r}, choices="abcdz")
+        """),
+        ("test", f"""
+            from dgm_utils.checks import check_answer
+            check_answer("00.q1", q4, {d1!r}, choices="abcd")
+        """),
+        ("test", f"""
+            from dgm_utils.checks import check_answer
+            check_answer("00.q1", q5, {d1!r}, choices="abcd", mistake="selfcheck.q1")
+        """),
+    )
+    assert r[1]["status"] == "ok", r[1]
+    assert r[2]["status"] == "error" and "'z' is not the answer" in r[2]["evalue"], r[2]  # a plain str arrived
+    assert r[3]["status"] == "error" and "no answer yet" in r[3]["evalue"], r[3]
+    assert r[4]["status"] == "error" and "not plain data" in r[4]["evalue"] and r[4]["mistake"] == "selfcheck.q1", r[4]

@@ -2,6 +2,8 @@
 each course notebook fails only where a student has work to do (NotImplementedError)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from campaign import run_campaign
@@ -24,13 +26,19 @@ def test_solution_notebook_runs_without_error(assignment):
     assert campaign.figures >= 1, f"{assignment}: the notebook shows no figure"
 
 
+def unanswered(error: str) -> bool:
+    """A self-check question left at None (dgm_utils.checks.check_answer): the untouched release's
+    way of saying "not implemented" for a question."""
+    return error.startswith("CheckFailed") and re.search(r"question \d\d\.q\d+: no answer yet", error) is not None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", assignment_names())
 def test_course_notebook_fails_only_with_not_implemented(assignment, tmp_path):
     nb = read_notebook(COURSE / assignment / f"{assignment}.ipynb")
     results = execute_cells(nb, tmp_path)
     others = [f"cell {r.index} ({r.grade_id or 'plain'}): {r.error}" for r in results
-              if r.error and not r.error.startswith("NotImplementedError")]
+              if r.error and not r.error.startswith("NotImplementedError") and not unanswered(r.error)]
     assert not others, f"{assignment}: the untouched release fails for other reasons:\n" + "\n".join(others)
     tests = [r for r in results if r.is_test]
     assert tests, f"{assignment}: no test cell in the release"
