@@ -335,6 +335,8 @@ def _normalize_answer(answer, decimals: int | None) -> list[str]:
     if decimals is None:
         return [str(answer).strip().lower()]
     x = float(answer)
+    if decimals == 0:  # a count: exactly
+        return [f"{round(x):d}"]
     step = 10.0 ** -decimals
     return [f"{round(x + k * step, decimals):.{decimals}f}" for k in (0, -1, 1)]
 
@@ -352,7 +354,8 @@ def check_answer(question: str, answer, digest: str, *, decimals: int | None = N
 
     question: its id, e.g. "01.q1"; answer: the student's answer (a letter for a multiple-choice
     question, a number otherwise); decimals: for a number, the places it is compared to (a value
-    one unit of the last place off also counts); choices: the valid letters, e.g. "abcd".
+    one unit of the last place off also counts; with 0, an integer, exactly); choices: the valid
+    letters, e.g. "abcd".
     """
     fetch = getattr(type(answer), "__data__", None)  # when graded, the student's variable is a proxy
     if fetch is not None:

@@ -163,3 +163,8 @@ def test_check_answer_numbers_to_the_stated_places():
     fails_with(lambda: checks.check_answer("04.q1", "ln 2", digest, decimals=3), "answer with a number")
     with pytest.raises(ValueError):
         checks.check_answer("04.q1", 1.0, digest)
+    count = checks.answer_digest("03.q1", 49, decimals=0)  # a count is exact
+    checks.check_answer("03.q1", 49, count, decimals=0)
+    checks.check_answer("03.q1", 49.0, count, decimals=0)
+    for bad in (48, 50):
+        fails_with(lambda bad=bad: checks.check_answer("03.q1", bad, count, decimals=0), "is not the answer")

@@ -84,9 +84,29 @@ def sigmoid(z):
 # %% nbgrader={"grade": true, "grade_id": "test_sigmoid", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 import numpy as np
 from scipy.special import expit
-from dgm_utils.checks import assert_close, assert_finite, fail, no_float_errors
+from dgm_utils.checks import assert_close, assert_finite, fail, no_float_errors, to_numpy
+
+def _float_error(v):
+    """True when sigmoid(v) raises an overflow, invalid-operation or divide-by-zero warning."""
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            sigmoid(v)
+    except FloatingPointError:
+        return True
+    return False
 
 z = np.array([-1e4, -800.0, -30.0, -1.0, 0.0, 1.0, 30.0, 800.0, 1e4])
+with np.errstate(all="ignore"):  # first the values alone, warnings aside
+    _quiet = to_numpy(sigmoid(z))
+if _quiet.shape == z.shape and np.allclose(_quiet, expit(z), rtol=1e-12, atol=1e-300) \
+        and _float_error(z[z > 0]) and _float_error(z[z < 0]):
+    fail("sigmoid(z) returns the right values, but NumPy warned of an overflow for very large AND very "
+         "negative z. np.where(cond, a, b) evaluates BOTH a and b on every entry before choosing, so "
+         "each branch still overflows on the entries it is not chosen for (the inf or nan is then "
+         "thrown away, the warning is not).",
+         hint="compute only exponentials that cannot overflow: e = np.exp(-np.abs(z)) is in (0, 1], "
+              "then pick 1 / (1 + e) where z >= 0 and e / (1 + e) where z < 0.",
+         mistake="sigmoid.where-both-branches")
 with no_float_errors("sigmoid(z)", hint="exp(-z) overflows for very negative z; use exp(z) / (1 + exp(z)) "
                      "when z < 0, or exp(-|z|).", mistake="sigmoid.naive-overflow"):
     s = sigmoid(z)
@@ -256,14 +276,78 @@ assert_close(_got0, np.log(2), rtol=1e-12, name="NLL at w = 0, b = 0", mistake="
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ### Self-check (1 point each)
+# Answer on paper first, then put your answers in the cell below (a number for Q1, a letter for
+# Q2 and Q3). Q1 is the derivation you need for Exercise 4: do it before writing any code.
+#
+# **Q1.** Two examples, $x_1 = (2, 0)$ with $y_1 = 1$ and $x_2 = (0, 4)$ with $y_2 = 0$, and the
+# parameters $w = (0, 0)$, $b = 0$. Differentiate the mean NLL of Section 2 by hand (write each
+# example's loss as a function of its logit $s_i = w^\top x_i + b$, then use the chain rule; recall
+# $\sigma'(s) = \sigma(s)(1 - \sigma(s))$). What is $\partial\, \mathrm{NLL} / \partial w_2$, the
+# derivative with respect to the *second* weight? (a number, 3 decimals)
+#
+# **Q2.** A fitted model has $w = (2, -1)$ and $b = 0.5$. Moving from $x = (1, 1)$ to $x = (2, 1)$
+# multiplies the odds $p / (1 - p)$ of $y = 1$ by:
+# (a) $2$ (b) $e^{2}$ (c) $e^{2.5}$ (d) it depends on the starting point $x$.
+#
+# **Q3.** XOR: the label is 1 when $x_1$ and $x_2$ have different signs (blobs at $(\pm 1, \pm 1)$).
+# Logistic regression on the three features $(x_1, x_2, x_1 x_2)$ with $b = 0$: which weights
+# classify the four blob centres correctly?
+# (a) $(1, 1, 0)$ (b) $(0, 0, 1)$ (c) $(0, 0, -1)$ (d) $(1, -1, 0)$.
+
+# %% nbgrader={"grade": false, "grade_id": "selfcheck_answers", "locked": false, "schema_version": 3, "solution": true, "task": false}
+"""Your answers: a number for q1, one letter for q2 and q3."""
+q1 = None  # a number, e.g. 0.25
+q2 = None  # "a", "b", "c" or "d"
+q3 = None  # "a", "b", "c" or "d"
+### BEGIN SOLUTION
+q1 = 1.0
+q2 = "b"
+q3 = "c"
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_selfcheck_q1", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from dgm_utils.checks import check_answer
+
+check_answer("01.q1", q1, "e761038f8915beee", decimals=3,
+             hint="differentiate each example's loss with respect to its logit first; only the second example "
+                  "depends on w_2, and the NLL is a mean over the 2 examples", mistake="selfcheck.q1")
+print("Q1: correct")
+
+# %% nbgrader={"grade": true, "grade_id": "test_selfcheck_q2", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from dgm_utils.checks import check_answer
+
+check_answer("01.q2", q2, "f0acf260a35c898b", choices="abcd",
+             hint="re-read the assumption of Section 1: what changes the log-odds when one coordinate of x "
+                  "grows by 1?", mistake="selfcheck.q2")
+print("Q2: correct")
+
+# %% nbgrader={"grade": true, "grade_id": "test_selfcheck_q3", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from dgm_utils.checks import check_answer
+
+check_answer("01.q3", q3, "43c389206dc79f2d", choices="abcd",
+             hint="evaluate the logit w . (x1, x2, x1 x2) at (1, -1) and at (1, 1): which sign must each have?",
+             mistake="selfcheck.q3")
+print("Q3: correct")
+
+# %% [markdown]
 # ### Exercise 4: the gradient (3 points)
-# With $p_i = \sigma(s_i)$, the derivative of the per-example loss with respect to the logit is
-# simply $p_i - y_i$, so
+# Generalize your answer to Q1: derive $\nabla_w \mathrm{NLL}$ and $\partial\, \mathrm{NLL} / \partial b$
+# for $n$ examples, in matrix form (no loop over examples). Start from the derivative of one
+# example's loss with respect to its logit $s_i$ (use $1 - \sigma(s) = \sigma(-s)$; the result is
+# short), then apply the chain rule through $s_i = w^\top x_i + b$ and average. The test compares
+# your gradient with finite differences of an independent implementation of the NLL, and with a
+# small example worked out by hand.
+
+# %% [markdown]
+# <details><summary>Hint (open only if stuck)</summary>
+#
+# With $p_i = \sigma(s_i)$, the derivative of example $i$'s loss with respect to its logit is
+# $p_i - y_i$, so
 #
 # $$\nabla_w \mathrm{NLL} = \frac{1}{n} X^\top (p - y), \qquad \frac{\partial\, \mathrm{NLL}}{\partial b} = \frac{1}{n} \sum_i (p_i - y_i).$$
 #
-# Derive it yourself on paper first ($\sigma'(s) = \sigma(s)(1 - \sigma(s))$). The test
-# compares your gradient with finite differences of an independent implementation of the NLL.
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "nll_gradient", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def nll_gradient(X, y, w, b):
@@ -285,7 +369,7 @@ def nll_gradient(X, y, w, b):
 # %% nbgrader={"grade": true, "grade_id": "test_nll_gradient", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 import numpy as np
 from scipy.special import log_expit
-from dgm_utils.checks import check_gradient
+from dgm_utils.checks import assert_close, check_gradient
 
 def _ref_nll(X, y, w, b):
     s = X @ w + b
@@ -296,10 +380,16 @@ _X, _w, _b = _r.normal(size=(30, 4)), _r.normal(size=4), 0.4
 _y = (_r.random(30) < 0.5).astype(float)
 _gw, _gb = nll_gradient(_X, _y, _w, _b)
 check_gradient(lambda w: _ref_nll(_X, _y, w, _b), _gw, _w, name="grad_w",
-               hint="grad_w = X.T @ (p - y) / n: check the sign (p - y, not y - p) and the 1/n",
-               mistake="nll_gradient.grad-w")
+               hint="check the sign (a step against the gradient must lower the loss) and that you average "
+                    "over the n examples", mistake="nll_gradient.grad-w")
 check_gradient(lambda b: _ref_nll(_X, _y, _w, float(b)), np.array(_gb), np.array(_b), name="grad_b",
-               hint="grad_b = mean(p - y)", mistake="nll_gradient.grad-b")
+               hint="the bias enters every logit with coefficient 1", mistake="nll_gradient.grad-b")
+# Worked by hand: at w = 0, b = log 3 every p_i = 3/4; three examples.
+_gw, _gb = nll_gradient(np.array([[2.0, 0.0], [0.0, 4.0], [1.0, 1.0]]), np.array([1.0, 0.0, 1.0]), np.zeros(2),
+                        np.log(3.0))
+assert_close(_gw, np.array([-1 / 4, 11 / 12]), rtol=1e-10, name="grad_w of the worked example",
+             hint="use the predicted probabilities p_i = sigmoid(x_i . w + b), bias included", mistake="nll_gradient.grad-w")
+assert_close(_gb, 1 / 12, rtol=1e-10, name="grad_b of the worked example", mistake="nll_gradient.grad-b")
 print("nll_gradient: tests passed")
 
 # %% nbgrader={"grade": true, "grade_id": "test_nll_gradient_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -433,6 +523,41 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# **The assumption, seen.** Left: the sigmoid squashes any logit into $(0, 1)$. Middle: a line
+# through the training data, along the direction of $w$. Right: along that line the predicted
+# probability rises as a sigmoid, while the log-odds $\log \frac{p}{1 - p}$ (computed from your
+# `predict_proba`) are exactly a straight line, $w^\top x + b$: this is all logistic regression
+# can express.
+
+# %% tags=["demo"]
+s_grid = np.linspace(-8, 8, 401)
+sigma_grid = sigmoid(s_grid)
+center = X2_train.mean(axis=0)
+direction = w_hat / np.linalg.norm(w_hat)
+t = np.linspace(-3, 3, 201)
+p_line = predict_proba(center + t[:, None] * direction, w_hat, b_hat)
+log_odds = np.log(p_line) - np.log1p(-p_line)
+
+fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+axes[0].plot(s_grid, sigma_grid)
+axes[0].axhline(0.5, color="gray", lw=0.8, ls="--")
+axes[0].set(xlabel="logit $s$", ylabel=r"$\sigma(s)$", title="The sigmoid")
+axes[1].scatter(X2_train[:, 0], X2_train[:, 1], c=y_train, cmap="coolwarm", s=10, alpha=0.6)
+axes[1].plot(*(center + t[:, None] * direction).T, "k-", lw=2, label="the line $x(t)$")
+axes[1].set(xlabel=feature_names[features[0]], ylabel=feature_names[features[1]], title="A line through the data")
+axes[1].legend()
+axes[2].plot(t, p_line, label="$p(y = 1 \\mid x(t))$")
+axes[2].set(xlabel="position $t$ along the line", ylabel="probability")
+twin = axes[2].twinx()
+twin.plot(t, log_odds, "k--", label="log-odds")
+twin.set_ylabel(r"$\log \frac{p}{1 - p}$")
+axes[2].set_title("Along the line: a sigmoid, and straight log-odds")
+axes[2].legend(loc="upper left")
+twin.legend(loc="lower right")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## 4. Where the assumption fails
 #
 # A linear boundary cannot separate XOR (label 1 when the two coordinates have different
@@ -450,7 +575,33 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The next notebook keeps logistic regression but feeds it *learned non-linear features*
+# **A hand-made feature.** The model is linear in its *features*, and nothing forces the
+# features to be the raw coordinates. Append the product $x_1 x_2$ as a third feature (your
+# answer to Q3 says which sign its weight needs) and fit the same logistic regression on
+# $(x_1, x_2, x_1 x_2)$: the boundary $w^\top (x_1, x_2, x_1 x_2) + b = 0$ is a straight plane in
+# the three features, and a pair of curves (a hyperbola) back in the plane of $x$.
+
+# %% tags=["demo"]
+def with_product(X):
+    """The features (x1, x2, x1 * x2) of 2-D points X (n, 2)."""
+    return np.column_stack([X, X[:, 0] * X[:, 1]])
+
+X_xor, y_xor = make_xor(400, rng=rng)
+w_prod, b_prod = fit_logistic_regression(with_product(X_xor), y_xor)
+acc_prod = np.mean((predict_proba(with_product(X_xor), w_prod, b_prod) > 0.5) == y_xor)
+w_lin, b_lin = fit_logistic_regression(X_xor, y_xor)
+acc_lin = np.mean((predict_proba(X_xor, w_lin, b_lin) > 0.5) == y_xor)
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+plot_decision_boundary(lambda G: predict_proba(G, w_lin, b_lin), X_xor, y_xor, ax=axes[0],
+                       title=f"features $(x_1, x_2)$: accuracy {acc_lin:.2f}")
+plot_decision_boundary(lambda G: predict_proba(with_product(G), w_prod, b_prod), X_xor, y_xor, ax=axes[1],
+                       title=f"features $(x_1, x_2, x_1 x_2)$: accuracy {acc_prod:.2f}")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Here we knew which feature XOR needs; on the moons, or on images, nobody does. The next
+# notebook keeps logistic regression but feeds it *learned non-linear features*
 # $h = \sigma(Ax + b)$: a multilayer perceptron.
 #
 # ### Written answer (manually graded, 2 points)

@@ -35,7 +35,8 @@
 # `mvn_log_pdf` and `sample_mvn` (the multivariate Gaussian through its Cholesky factor);
 # `gaussian_conditional` (the distribution of one coordinate given the previous ones); and
 # `chain_rule_log_pdf`, which rebuilds the joint log-density as a sum of conditionals and
-# agrees with `mvn_log_pdf` to machine precision.
+# agrees with `mvn_log_pdf` to machine precision. A demonstration then reads the same Gaussian as a linear
+# autoregressive model (a continuous FVSBN), its regression weights off the Cholesky factor.
 #
 # **How to work.** Replace each `raise NotImplementedError(...)` with your code, then run
 # the test cell below it. A failing test says what is wrong and usually why. Some tests are
@@ -416,12 +417,12 @@ assert_close(mvn_log_pdf(_X, _m, _S), multivariate_normal(_m, _S).logpdf(_X), rt
              name="mvn_log_pdf with a correlated covariance",
              hint="np.linalg.cholesky(cov) returns the lower-triangular L with cov = L L^T: solve L y = x - mu "
                   "(solve_triangular(L, (x - mu).T, lower=True)), not L.T y = x - mu", mistake="mvn.cholesky")
-# 5. Far from the mean: the density underflows, the log-density must not.
+# 5. Far from the mean the density underflows; the log-density is -0.5 * 3e8 - 0.5 log det(0.01 I) - 1.5 log(2 pi).
 with no_float_errors("mvn_log_pdf far from the mean", hint="work in log space; never form the density itself.",
                      mistake="mvn.not-log-space"):
     _far = mvn_log_pdf(np.array([[1e3, -1e3, 1e3]]), np.zeros(3), 1e-2 * np.eye(3))
-assert_close(_far, np.atleast_1d(multivariate_normal(np.zeros(3), 1e-2 * np.eye(3)).logpdf(np.array([[1e3, -1e3, 1e3]]))),
-             rtol=1e-12, name="mvn_log_pdf far from the mean", hint="work in log space", mistake="mvn.not-log-space")
+assert_close(_far, [-1.5e8 + 1.5 * np.log(100 / (2 * np.pi))], rtol=1e-12, name="mvn_log_pdf far from the mean",
+             hint="work in log space", mistake="mvn.not-log-space")
 print("mvn_log_pdf: all visible tests passed")
 
 # %% nbgrader={"grade": true, "grade_id": "test_mvn_log_pdf_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -602,9 +603,7 @@ _A = _r.normal(size=(4, 4))
 _S, _m = _A @ _A.T + 0.5 * np.eye(4), _r.normal(size=4)
 # k = 0: nothing observed, the conditional of x_0 is its marginal.
 _m0, _v0 = gaussian_conditional(_m, _S, np.zeros(0))
-assert_close(np.squeeze(_m0), _m[0], rtol=1e-12, name="conditional mean with nothing observed (k = 0)",
-             hint="with an empty x_given the conditional of x_0 is its marginal N(mu[0], cov[0, 0])", mistake="conditional.nothing-observed")
-assert_close(np.squeeze(_v0), _S[0, 0], rtol=1e-12, name="conditional variance with nothing observed (k = 0)",
+assert_close([np.squeeze(_m0), np.squeeze(_v0)], [_m[0], _S[0, 0]], rtol=1e-12, name="(mean, var) with nothing observed (k = 0)",
              hint="with an empty x_given the conditional of x_0 is its marginal N(mu[0], cov[0, 0])", mistake="conditional.nothing-observed")
 # k = 2: read the conditional of x_2 off a slice of the joint, p(x_0, x_1, x_2) / p(x_0, x_1).
 _xg = _m[:2] + np.array([1.3, -0.7])
@@ -716,7 +715,7 @@ def chain_rule_log_pdf(x, mu, cov):
 # %% nbgrader={"grade": true, "grade_id": "test_chain_rule_log_pdf", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 import numpy as np
 from scipy.stats import multivariate_normal, norm
-from dgm_utils.checks import assert_close, assert_shape, fail
+from dgm_utils.checks import assert_close, assert_shape, expect
 
 _r = np.random.default_rng(9)
 _S = np.array([[1.5, 0.9, -0.3], [0.9, 1.2, 0.4], [-0.3, 0.4, 0.8]])
@@ -725,10 +724,10 @@ _x = _m + 1.5 * _r.normal(size=(25, 3))
 _got = chain_rule_log_pdf(_x, _m, _S)
 assert_shape(_got, (25,), "chain_rule_log_pdf(x) for x of shape (25, 3)", hint="one log-density per row", mistake="chain.shape")
 _marginals = norm.logpdf(_x, _m, np.sqrt(np.diag(_S))).sum(axis=1)
-if np.allclose(_got, _marginals, rtol=1e-8):
-    fail("chain_rule_log_pdf returned log p(x_0) + log p(x_1) + log p(x_2), the product of marginals: that is "
-        "the joint only for independent coordinates. Hint: condition each coordinate on the previous ones, "
-        "log p(x_j | x_<j) with (mean, var) = gaussian_conditional(mu, cov, x_<j).", mistake="chain.product-of-marginals")
+expect(not np.allclose(_got, _marginals, rtol=1e-8), "chain_rule_log_pdf returned log p(x_0) + log p(x_1) + log p(x_2), "
+       "the product of marginals: that is the joint only for independent coordinates",
+       hint="condition each coordinate on the previous ones: log p(x_j | x_<j) with (mean, var) = "
+            "gaussian_conditional(mu, cov, x_<j)", mistake="chain.product-of-marginals")
 assert_close(_got, multivariate_normal(_m, _S).logpdf(_x), rtol=1e-9, name="chain_rule_log_pdf(x)",
              hint="sum over j of log N(x_j; mean_j, var_j) with (mean_j, var_j) from gaussian_conditional on x_<j; "
                   "gaussian_log_pdf takes the standard deviation sqrt(var_j), not the variance", mistake="chain.formula")
@@ -781,6 +780,141 @@ ax.set(xlabel="mvn_log_pdf (the joint)", ylabel="rebuilt log-density", title="Ch
 ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## 5. A Gaussian is a linear autoregressive model: a continuous FVSBN
+#
+# Every conditional of Exercise 6 is a linear regression on the previous coordinates with Gaussian noise:
+#
+# $$x_i = \mu_i + \sum_{j < i} B_{ij}\, (x_j - \mu_j) + \sqrt{v_i}\, \varepsilon_i, \qquad \varepsilon_i \sim \mathcal{N}(0, 1),$$
+#
+# with regression weights $B_{ij}$ ($B$ strictly lower-triangular) and conditional variances $v_i$. This is the
+# continuous twin of the FVSBN of notebook 03, where pixel $i$ was a *logistic* regression on the previous
+# pixels. Sampling it one coordinate at a time is ancestral sampling, as in 03.
+#
+# Where are $B$ and $v$ hidden in $(\mu, \Sigma)$? Stack the $d$ equations: $(I - B)(x - \mu) = \mathrm{diag}(\sqrt{v})\,\varepsilon$,
+# so $x = \mu + (I - B)^{-1} \mathrm{diag}(\sqrt{v})\, \varepsilon$. Compare with $x = \mu + L\varepsilon$ of Exercise 5: a
+# lower-triangular matrix with positive diagonal whose product with its transpose is $\Sigma$ is unique, so
+# $L = (I - B)^{-1}\mathrm{diag}(\sqrt{v})$. Reading it backwards, with $U = L\, \mathrm{diag}(1 / L_{ii})$ (unit diagonal):
+#
+# $$v_i = L_{ii}^2, \qquad B = I - U^{-1}.$$
+#
+# (Equivalently, from the precision matrix $\Sigma^{-1} = (I - B)^\top \mathrm{diag}(1/v)\, (I - B)$.) **Counting
+# parameters:** $d$ intercepts $\mu_i$, $d(d-1)/2$ weights and $d$ variances, $d + d(d+1)/2$ in all: exactly as many
+# as $(\mu, \Sigma)$, since they are the same model written two ways.
+#
+# The demonstration below reads $B$ and $v$ off the Cholesky factor of a 4-D covariance and checks them against
+# an independent source, your `gaussian_conditional`: its mean is linear in the observed values, so moving one
+# observed coordinate by $1$ moves the mean by that coordinate's weight. Then it samples by the recursion above and
+# compares the sample covariance with $\Sigma$.
+
+# %% tags=["demo"]
+d = 4
+rng_ar = np.random.default_rng(4)
+A4 = rng_ar.normal(size=(d, d))
+mu4, cov4 = np.array([0.5, -1.0, 0.0, 2.0]), A4 @ A4.T + 0.5 * np.eye(d)
+L4 = np.linalg.cholesky(cov4)
+U4 = L4 / np.diag(L4)  # unit lower-triangular: L = U diag(L_ii)
+B_chol = np.eye(d) - np.linalg.inv(U4)  # strictly lower-triangular regression weights
+v_chol = np.diag(L4) ** 2  # conditional variances
+
+# Independent check: the weights and variances of gaussian_conditional (finite differences of a linear map).
+B_reg, v_reg = np.zeros((d, d)), np.zeros(d)
+for i in range(d):
+    m_base, v_reg[i] = gaussian_conditional(mu4, cov4, mu4[:i])
+    for j in range(i):
+        m_moved, _ = gaussian_conditional(mu4, cov4, mu4[:i] + np.eye(d)[j, :i])
+        B_reg[i, j] = float(np.squeeze(m_moved)) - float(np.squeeze(m_base))
+print("regression weights B read off the Cholesky factor:")
+print(np.round(B_chol, 3))
+print(f"max |B (Cholesky) - B (gaussian_conditional)| = {np.max(np.abs(B_chol - B_reg)):.1e}")
+print(f"max |v (Cholesky) - v (gaussian_conditional)| = {np.max(np.abs(v_chol - v_reg)):.1e}")
+print(f"parameters: {d} intercepts + {d * (d - 1) // 2} weights + {d} variances = {d + d * (d + 1) // 2} "
+      f"= d + d(d+1)/2, as many as mu ({d}) and the distinct entries of cov ({d * (d + 1) // 2})")
+
+# Ancestral sampling of the autoregressive model, one coordinate at a time.
+n_ar = 20_000
+eps = rng_ar.standard_normal((n_ar, d))
+x_ar = np.zeros((n_ar, d))
+for i in range(d):
+    x_ar[:, i] = mu4[i] + (x_ar[:, :i] - mu4[:i]) @ B_chol[i, :i] + np.sqrt(v_chol[i]) * eps[:, i]
+cov_ar = np.cov(x_ar, rowvar=False)
+print(f"largest |sample covariance - cov| over 20000 autoregressive samples: {np.max(np.abs(cov_ar - cov4)):.3f} "
+      f"(entries of cov up to {np.max(np.abs(cov4)):.1f})")
+
+fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+ims = axes[0].imshow(np.where(np.tril(np.ones((d, d)), -1) > 0, B_chol, np.nan), cmap="coolwarm", vmin=-1.5, vmax=1.5)
+for i in range(d):
+    for j in range(i):
+        axes[0].text(j, i, f"{B_chol[i, j]:.2f}", ha="center", va="center", fontsize=9)
+axes[0].set(title="weights $B_{ij}$ of $x_i$ on $x_j$ (from $L$)", xlabel="$j$ (previous coordinate)", ylabel="$i$",
+            xticks=range(d), yticks=range(d))
+fig.colorbar(ims, ax=axes[0], shrink=0.8)
+axes[1].scatter(cov4.ravel(), cov_ar.ravel(), s=20)
+lims = [cov4.min() - 0.5, cov4.max() + 0.5]
+axes[1].plot(lims, lims, "k--", lw=1)
+axes[1].set(title="autoregressive samples have covariance $\\Sigma$", xlabel="entry of $\\Sigma$",
+            ylabel="sample covariance (20000 samples)")
+dims = np.arange(1, 65)
+axes[2].plot(dims, dims + dims * (dims + 1) / 2, label="Gaussian = linear AR model: $d + d(d+1)/2$")
+axes[2].plot(dims, dims * (dims + 1) / 2, "--", label="binary FVSBN (03): $d(d+1)/2$")
+axes[2].plot(dims, 2 * dims, ":", label="independent coordinates: $2d$")
+axes[2].set(title="number of parameters", xlabel="dimension $d$", yscale="log")
+axes[2].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### Self-check (1 point each)
+# Work these out on paper (a calculator is fine), then write your answers in the cell below, in place of
+# its `raise` line (for instance `q1 = 0.5`).
+#
+# **Q1.** $(x_0, x_1)$ is Gaussian with mean $(0, 0)$, variances $1$ and $1$ and covariance $0.8$. You observe
+# $x_0 = 3$. What is the variance of $x_1$ given $x_0 = 3$? (a number, 3 decimals)
+#
+# **Q2.** A linear-Gaussian autoregressive model of $d = 10$ real coordinates in which each $x_i$ depends only on
+# (at most) the two coordinates just before it, $x_{i-1}$ and $x_{i-2}$: every conditional has an intercept, one
+# weight per coordinate it depends on, and a variance. How many parameters does it have?
+# (a) 40 (b) 65 (c) 37 (d) 27
+#
+# **Q3.** Which statement is **false**? For a real-valued $x$ with density $p$:
+# (a) $P(x = 0.5) = p(0.5)$.
+# (b) $p(x)$ can be larger than 1.
+# (c) The negative log-likelihood of real-valued data can be negative.
+# (d) The log-density of $\mathcal{N}(0, 10^{-6})$ (variance $10^{-6}$) at its mean is positive.
+
+# %% nbgrader={"grade": false, "grade_id": "selfcheck_answers", "locked": false, "schema_version": 3, "solution": true, "task": false}
+"""Your answers to the self-check questions above: set q1, q2, q3 in place of the raise line below."""
+q1 = None  # a number, e.g. 0.5
+q2 = None  # a letter: "a", "b", "c" or "d"
+q3 = None  # a letter: "a", "b", "c" or "d"
+### BEGIN SOLUTION
+q1 = 0.36
+q2 = "c"
+q3 = "a"
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_selfcheck_q1", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from dgm_utils.checks import check_answer
+
+check_answer("04.q1", q1, "48394eb2606ce85d", decimals=3,
+             hint="the conditional variance of a Gaussian (section 3): does it depend on the observed value?",
+             mistake="selfcheck.q1")
+print("Q1: correct")
+
+# %% nbgrader={"grade": true, "grade_id": "test_selfcheck_q2", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from dgm_utils.checks import check_answer
+
+check_answer("04.q2", q2, "5a74497ac4a848ed", choices="abcd",
+             hint="count conditional by conditional: x_0 has no coordinate before it, x_1 only one", mistake="selfcheck.q2")
+print("Q2: correct")
+
+# %% nbgrader={"grade": true, "grade_id": "test_selfcheck_q3", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from dgm_utils.checks import check_answer
+
+check_answer("04.q3", q3, "eba20017e27fcd8f", choices="abcd",
+             hint="re-read section 1: what a density is, and what it is not", mistake="selfcheck.q3")
+print("Q3: correct")
 
 # %% [markdown]
 # The chain rule, conditionals and Bayes nets carry over from tables to densities; the conditionals

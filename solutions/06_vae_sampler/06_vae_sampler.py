@@ -35,11 +35,14 @@
 # - `GaussianDecoder`: the two networks $\mu_\theta$ and $\sigma_\phi$, with $\sigma_\phi(z) > 0$ for every $z$;
 # - `sample_prior` and `sample_vae`: ancestral sampling of $(x, z)$, seeded by an explicit `torch.Generator`;
 # - `gaussian_log_likelihood`: $\log p(x \mid z)$ for a diagonal Gaussian;
-# - `estimate_log_px`: a Monte Carlo estimate of $\log p(x)$ through log-sum-exp.
+# - `estimate_log_px`: a Monte Carlo estimate of $\log p(x)$ through log-sum-exp;
+# - `linear_decoder_log_px`: the exact $\log p(x)$ of a *linear* decoder, the one case where $p(x)$
+#   is Gaussian, in closed form.
 #
 # Then you will draw the density of a decoder that maps a 1-D $z$ onto a ring, watch the
-# Monte Carlo error shrink as the number of samples grows, and see that notebook 05's mixture
-# is the same network with a discrete $z$. An optional, ungraded last section trains a small VAE
+# Monte Carlo error shrink as the number of samples grows, measure how far from Gaussian $p(x)$
+# gets as a line is bent into that ring, and see that notebook 05's mixture is the same network
+# with a discrete $z$. An optional, ungraded last section trains a small VAE
 # on the binarized digits as a preview of the next lecture.
 #
 # **How to work.** Replace each `raise NotImplementedError(...)` with your code, then run
@@ -133,81 +136,64 @@ class GaussianDecoder(nn.Module):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_GaussianDecoder", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+import numpy as np
 import torch
-from torch import nn
-from dgm_utils.checks import assert_finite, assert_shape, expect, fail
+from dgm_utils.checks import assert_finite, assert_shape, expect
 
 torch.manual_seed(0)  # the decoder's initial weights
 _dec = GaussianDecoder(latent_dim=2, data_dim=3, hidden_dim=16)
-# What subclassing nn.Module gives, checked by what the decoder can do (its parameters, its state_dict).
-_missing = [m for m in ("parameters", "named_parameters", "state_dict", "load_state_dict")
-            if not callable(getattr(_dec, m, None))]
-expect(not _missing, f"GaussianDecoder has no method {', '.join(_missing)}: it must subclass torch.nn.Module. "
-    "Hint: class GaussianDecoder(nn.Module), and call super().__init__() first in __init__.", mistake="decoder.not-a-module")
-expect(getattr(_dec, "latent_dim", None) == 2, f"GaussianDecoder(latent_dim=2, ...).latent_dim is {getattr(_dec, 'latent_dim', None)!r}, expected 2. "
-    "Hint: store it in __init__ (self.latent_dim = latent_dim): the samplers read it.", mistake="decoder.latent-dim")
-_keys = set(_dec.state_dict().keys())  # every parameter of every registered sub-network, by its full name
+expect(all(callable(getattr(_dec, m, None)) for m in ("named_parameters", "state_dict", "load_state_dict")),
+       "GaussianDecoder has no parameters or state_dict: it must subclass torch.nn.Module.",
+       hint="class GaussianDecoder(nn.Module), and call super().__init__() first in __init__", mistake="decoder.not-a-module")
+expect(getattr(_dec, "latent_dim", None) == 2, f"GaussianDecoder(latent_dim=2, ...).latent_dim is {getattr(_dec, 'latent_dim', None)!r}, "
+       "expected 2.", hint="store it in __init__ (self.latent_dim = latent_dim): the samplers read it", mistake="decoder.latent-dim")
 _params = {}  # network name -> {full parameter name: a copy of its initial value}
 for _name in ("mu_theta", "sigma_phi"):
     _net = getattr(_dec, _name, None)
-    expect(_net is not None and callable(getattr(_net, "named_parameters", None)), f"GaussianDecoder has no network named {_name!r}. Hint: self.{_name} = nn.Sequential(...).", mistake="decoder.networks")
-    _params[_name] = {f"{_name}.{n}": p.detach().clone() for n, p in _net.named_parameters()}
-    expect(_params[_name], f"self.{_name} has no parameters: it must be a neural network with weights to learn "
-        "(e.g. nn.Sequential(nn.Linear(...), nn.Tanh(), nn.Linear(...))).", mistake="decoder.networks")
-    _lost = sorted(set(_params[_name]) - _keys)
+    _params[_name] = {f"{_name}.{n}": p.detach().clone() for n, p in getattr(_net, "named_parameters", dict)()}
+    expect(_params[_name], f"GaussianDecoder needs a network self.{_name} with weights to learn "
+           "(e.g. nn.Sequential(nn.Linear(...), nn.Tanh(), nn.Linear(...))).", mistake="decoder.networks")
+    _lost = sorted(set(_params[_name]) - set(_dec.state_dict()))
     expect(not _lost, f"the parameters {_lost} of {_name} are not parameters of the decoder, so an optimizer of "
-        f"decoder.parameters() would never train them. Hint: assign the network as an attribute "
-        f"(self.{_name} = nn.Sequential(...)) after super().__init__().", mistake="decoder.unregistered")
-_z = 3.0 * torch.randn(500, 2, generator=torch.Generator().manual_seed(1))
+           "decoder.parameters() would never train them.", hint=f"assign the network as an attribute "
+           f"(self.{_name} = nn.Sequential(...)) after super().__init__()", mistake="decoder.unregistered")
+_rng = np.random.default_rng(1)
+_z = torch.tensor(3.0 * _rng.normal(size=(500, 2)), dtype=torch.float32)
 _out = _dec(_z)
 expect(isinstance(_out, (tuple, list)) and len(_out) == 2, "forward(z) must return the pair (mu, sigma)", mistake="decoder.output")
+for _t, _what in zip(_out, ("mu", "sigma")):
+    assert_shape(_t, (500, 3), f"{_what} for z of shape (500, 2)", hint="each network maps latent_dim -> data_dim", mistake="decoder.shape")
+    assert_finite(_t, _what)
 _mu, _sigma = _out
-assert_shape(_mu, (500, 3), "mu for z of shape (500, 2)", hint="mu_theta maps latent_dim -> data_dim", mistake="decoder.shape")
-assert_shape(_sigma, (500, 3), "sigma for z of shape (500, 2)", hint="sigma_phi maps latent_dim -> data_dim", mistake="decoder.shape")
-assert_finite(_mu, "mu")
-assert_finite(_sigma, "sigma")
-if not bool((_sigma > 0).all()):
-    fail(f"sigma must be positive for every z, but {int((_sigma <= 0).sum())} of {_sigma.numel()} entries "
-        f"are <= 0 (smallest: {float(_sigma.detach().min()):.4g}). Hint: the output of a linear layer can be "
-        "negative; pass it through F.softplus (plus a small floor) or torch.exp.", mistake="decoder.sigma-not-positive")
+expect(bool((_sigma > 0).all()), f"sigma must be positive for every z, but {int((_sigma <= 0).sum())} of {_sigma.numel()} "
+       f"entries are <= 0 (smallest: {float(_sigma.detach().min()):.4g}).", hint="the output of a linear layer can be "
+       "negative; pass it through F.softplus (plus a small floor) or torch.exp", mistake="decoder.sigma-not-positive")
 expect(float(_mu.detach().std(dim=0).min()) > 1e-6, "mu does not change with z: mu_theta must be a function of z", mistake="decoder.mu-constant")
 expect(float(_sigma.detach().std(dim=0).min()) > 1e-8, "sigma does not change with z: sigma_phi must be a function of z", mistake="decoder.sigma-constant")
-# Training needs gradients from mu and sigma to the parameters: the outputs must still be attached to the graph.
-_cut = [n for n, t in (("mu", _mu), ("sigma", _sigma)) if not t.requires_grad]
+_cut = [n for n, t in zip(("mu", "sigma"), _out) if not t.requires_grad]
 expect(not _cut, f"{' and '.join(_cut)} from forward(z) is cut off from the networks' parameters (requires_grad is False): "
-    "no gradient would reach them and training could not change them. Hint: compute mu with self.mu_theta(z) "
-    "and sigma with self.sigma_phi(z), keeping the graph (no .detach(), no torch.no_grad(), no .item() or .numpy()).", mistake="decoder.detached")
+       "no gradient would reach them and training could not change them.", hint="compute mu with self.mu_theta(z) and sigma "
+       "with self.sigma_phi(z), keeping the graph (no .detach(), no torch.no_grad(), no .item() or .numpy())", mistake="decoder.detached")
+_dec.eval()  # a dropout layer, if any, is then the identity: the same z gives the same (mu, sigma)
+_decode = lambda: tuple(t.detach() for t in _dec(_z))
+_base = _decode()
+expect(all(torch.equal(a, b) for a, b in zip(_base, _decode())), "two calls of forward(z) on the same z gave different (mu, sigma): "
+       "mu_theta and sigma_phi must be deterministic functions of z (the noise of x is drawn by the sampler, not by the decoder).",
+       mistake="decoder.not-deterministic")
 # Each parameter of mu_theta must move mu and leave sigma alone, and each parameter of sigma_phi the reverse:
 # change one parameter tensor at a time (through load_state_dict) and watch (mu, sigma) on the same z.
-_dec.eval()  # a dropout layer, if any, is then the identity: the same z gives the same (mu, sigma)
-
-
-def _decode(z):
-    mu, sigma = _dec(z)
-    return mu.detach(), sigma.detach()
-
-
-_base = _decode(_z)
-_again = _decode(_z)
-expect(all(torch.equal(a, b) for a, b in zip(_base, _again)), "two calls of forward(z) on the same z gave different (mu, sigma): mu_theta and sigma_phi must be "
-    "deterministic functions of z (the noise of x is drawn by the sampler, not by the decoder).", mistake="decoder.not-deterministic")
-_g = torch.Generator().manual_seed(2)
-_net_of = {"mu": "mu_theta", "sigma": "sigma_phi"}
-for _name, _ps in _params.items():
-    _own, _other = (0, 1) if _name == "mu_theta" else (1, 0)
-    _what, _not = ("mu", "sigma")[_own], ("mu", "sigma")[_other]
-    for _key, _p in _ps.items():
-        if not _p.is_floating_point():
-            continue
-        _dec.load_state_dict({_key: _p + 0.5 * torch.randn(_p.shape, generator=_g, dtype=_p.dtype)}, strict=False)
-        _new = _decode(_z)
+for _name, _own, _what, _not, _other in (("mu_theta", 0, "mu", "sigma", "sigma_phi"), ("sigma_phi", 1, "sigma", "mu", "mu_theta")):
+    for _key, _p in _params[_name].items():
+        _dec.load_state_dict({_key: _p + torch.tensor(0.5 * _rng.normal(size=tuple(_p.shape)), dtype=_p.dtype)}, strict=False)
+        _new = _decode()
         _dec.load_state_dict({_key: _p}, strict=False)  # back to the initial value
-        expect(not torch.allclose(_new[_own], _base[_own], rtol=1e-5, atol=1e-7), f"changing the parameter {_key} of {_name} does not change {_what}: forward(z) does not compute "
-            f"{_what} with self.{_name}(z), so this parameter would receive no gradient and never be trained. "
-            f"Hint: {_what} = self.{_name}(z) (then softplus or exp for sigma), using every layer of {_name}.", mistake="decoder.wrong-network")
-        expect(torch.allclose(_new[_other], _base[_other], rtol=1e-5, atol=1e-7), f"changing the parameter {_key} of {_name} changes {_not}: {_not} must be computed by "
-            f"self.{_net_of[_not]}(z) alone, mu and sigma by two networks with their own parameters "
-            "(theta for the mean, phi for the standard deviation).", mistake="decoder.wrong-network")
+        expect(not torch.allclose(_new[_own], _base[_own], rtol=1e-5, atol=1e-7), f"changing the parameter {_key} of {_name} "
+               f"does not change {_what}: forward(z) does not compute {_what} with self.{_name}(z), so this parameter would "
+               "receive no gradient and never be trained.", hint=f"{_what} = self.{_name}(z) (then softplus or exp for sigma), "
+               f"using every layer of {_name}", mistake="decoder.wrong-network")
+        expect(torch.allclose(_new[1 - _own], _base[1 - _own], rtol=1e-5, atol=1e-7), f"changing the parameter {_key} of {_name} "
+               f"changes {_not}: {_not} must be computed by self.{_other}(z) alone, mu and sigma by two networks with their "
+               "own parameters (theta for the mean, phi for the standard deviation).", mistake="decoder.wrong-network")
 print("GaussianDecoder: all visible tests passed")
 
 # %% nbgrader={"grade": true, "grade_id": "test_GaussianDecoder_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -270,10 +256,26 @@ plt.show()
 # multiplies the standard normal noise directly (the variance is $\sigma^2$).
 #
 # **Seeding.** Every sampler takes a `generator` (a `torch.Generator`, or `None` for torch's
-# global one) and must draw *all* its random numbers from it: `torch.randn(shape, generator=generator)`.
-# Beware `torch.randn_like(t)`: it has no `generator` argument, so it silently uses the global generator.
+# global one) and must draw *all* its random numbers from it: torch's random samplers accept a
+# `generator=` keyword argument (PyTorch documentation, "Random sampling"). Beware the samplers
+# whose names end in `_like`: they have no `generator` argument, so they silently use the global one.
 #
 # ### Exercise 2: the prior (3 points)
+# Write `sample_prior`: `n` independent draws of $z \sim \mathcal{N}(0, I_m)$ as a float32 tensor,
+# every random number taken from `generator`. First ask yourself what $\mathcal{N}(0, I_m)$ says
+# about one coordinate of $z$, about two coordinates of the same $z$, and about two different rows.
+# The test checks exactly that, statistically: the mean and variance, the whole shape of the
+# distribution (a Kolmogorov-Smirnov test against $\mathcal{N}(0, 1)$), no dependence between
+# coordinates or between rows, and that the same seed gives the same draws.
+
+# %% [markdown]
+# <details><summary>Hint (open only if stuck)</summary>
+#
+# $\mathcal{N}(0, I_m)$ is $m$ independent standard normal coordinates, and the $n$ rows are
+# independent draws: one call of torch's standard normal sampler, with the shape $(n, m)$ and the
+# generator, gives all of them. The uniform sampler is a different function.
+#
+# </details>
 
 # %% nbgrader={"grade": false, "grade_id": "sample_prior", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sample_prior(n, latent_dim, generator=None):
@@ -293,28 +295,33 @@ def sample_prior(n, latent_dim, generator=None):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_sample_prior", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-import numpy as np
 import torch
-from scipy.stats import norm
-from dgm_utils.checks import assert_frequencies, assert_mean, assert_shape, expect
+from scipy.stats import kstest
+from dgm_utils.checks import assert_mean, assert_shape, expect
 
-_z = sample_prior(20000, 3, generator=torch.Generator().manual_seed(0))
-assert_shape(_z, (20000, 3), "sample_prior(20000, 3)")
+_n = 20000
+_z = sample_prior(_n, 3, generator=torch.Generator().manual_seed(0))
+assert_shape(_z, (_n, 3), "sample_prior(20000, 3)", hint="one row per sample, latent_dim columns", mistake="prior.shape")
 expect(_z.dtype == torch.float32, f"sample_prior must return float32, got {_z.dtype}", mistake="prior.dtype")
-_hint = "the prior is the standard normal N(0, I): torch.randn, not torch.rand (uniform on [0, 1))"
+_z = _z.double()
+expect(not (_z[:, :1] == _z[:, 1:]).all(dim=0).any(), "the coordinates of each z are equal: they must be independent draws",
+       mistake="prior.correlated")
+expect(len(torch.unique(_z, dim=0)) == _n, "some rows of z are repeated: the n rows must be independent draws, not one z copied",
+       mistake="prior.correlated")
+_hint = "each coordinate of z is standard normal: mean 0, variance 1, the bell shape (a uniform draw is not)"
 assert_mean(_z, 0.0, 1.0, name="mean of z", hint=_hint, mistake="prior.not-standard-normal")
-assert_mean(_z**2, 1.0, np.sqrt(2.0), name="mean of z**2 (the variance)", hint=_hint, mistake="prior.not-standard-normal")
-assert_mean(_z[:, :1] * _z[:, 1:], 0.0, 1.0, name="mean of z_1 * z_j (correlations)",
-            hint="the coordinates of z are independent", mistake="prior.correlated")
-_edges = np.array([-np.inf, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, np.inf])
-_counts = np.histogram(_z.numpy().ravel(), bins=_edges)[0]
-assert_frequencies(_counts, np.diff(norm.cdf(_edges)), name="histogram of z against N(0, 1)", hint=_hint, mistake="prior.not-standard-normal")
-_a = sample_prior(50, 2, generator=torch.Generator().manual_seed(7))
-_b = sample_prior(50, 2, generator=torch.Generator().manual_seed(7))
-expect(torch.equal(_a, _b), "two calls with generators seeded alike returned different samples: sample_prior ignores its "
-    "generator argument. Hint: torch.randn(n, latent_dim, generator=generator).", mistake="prior.generator-ignored")
-expect(not torch.equal(_a, sample_prior(50, 2, generator=torch.Generator().manual_seed(8))), "generators with different seeds gave the same samples", mistake="prior.generator-ignored")
-assert_shape(sample_prior(4, 2), (4, 2), "sample_prior(4, 2) without a generator")
+assert_mean(_z**2, 1.0, 2**0.5, name="mean of z**2 (the variance)", hint=_hint, mistake="prior.not-standard-normal")
+_p = kstest(_z.flatten().numpy(), "norm").pvalue  # the whole distribution, not only two moments
+expect(_p > 1e-6, f"a Kolmogorov-Smirnov test rejects N(0, 1) for the 60000 values of z (p-value {_p:.2g}; a correct "
+       "sampler falls below 1e-6 once in a million runs): right mean and variance, wrong shape.", hint=_hint, mistake="prior.not-standard-normal")
+_hint = "the coordinates of z, and the rows, are independent draws"
+assert_mean(_z[:, :1] * _z[:, 1:], 0.0, 1.0, name="mean of z_1 * z_j (coordinates of one z)", hint=_hint, mistake="prior.correlated")
+assert_mean(_z[1:] * _z[:-1], 0.0, 1.0, name="mean of z_i * z_(i+1) (consecutive rows)", hint=_hint, mistake="prior.correlated")
+_draw = lambda seed: sample_prior(50, 2, generator=torch.Generator().manual_seed(seed))
+expect(torch.equal(_draw(7), _draw(7)) and not torch.equal(_draw(7), _draw(8)), "generators seeded alike must give "
+       "the same samples and other seeds other samples: sample_prior ignores its generator argument.",
+       hint="take every random number from the generator you are given (generator=generator)", mistake="prior.generator-ignored")
+assert_shape(sample_prior(4, 2), (4, 2), "sample_prior(4, 2) without a generator", mistake="prior.shape")
 print("sample_prior: all visible tests passed")
 
 # %% nbgrader={"grade": true, "grade_id": "test_sample_prior_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -355,6 +362,31 @@ plt.show()
 # `sample_vae` must work with **any** decoder: any `nn.Module` with an attribute `latent_dim`
 # whose `forward(z)` returns `(mu, sigma)`. Draw $z$ with your `sample_prior`, decode it, add
 # the noise, and return both $x$ and the $z$ it came from. Pass the generator to every draw.
+#
+# The simplest decoder with that interface is linear: $\mu_\theta(z) = Wz + c$ with a constant
+# standard deviation $s$. The tests use it (you will meet it again in Exercise 6).
+
+# %%
+import torch
+from torch import nn
+
+
+class LinearDecoder(nn.Module):
+    """A hand-set decoder: mu(z) = W z + c and sigma(z) = s whatever z.
+
+    W: tensor (data_dim, latent_dim); c, s: tensors (data_dim,), s > 0. They are fixed parameters
+    (not trained; a sampler may read next(decoder.parameters()).dtype).
+    """
+
+    def __init__(self, W, c, s):
+        super().__init__()
+        self.W, self.c, self.s = (nn.Parameter(torch.as_tensor(t, dtype=torch.float32), requires_grad=False)
+                                  for t in (W, c, s))
+        self.latent_dim = self.W.shape[1]
+
+    def forward(self, z):
+        return z @ self.W.T + self.c, self.s.expand(z.shape[0], -1)
+
 
 # %% nbgrader={"grade": false, "grade_id": "sample_vae", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def sample_vae(decoder, n, generator=None):
@@ -379,67 +411,41 @@ def sample_vae(decoder, n, generator=None):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_sample_vae", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
-import numpy as np
 import torch
-from dgm_utils.checks import assert_mean, assert_shape, expect, fail
-
-
-class _LinearDecoder(torch.nn.Module):
-    """mu(z) = W z + c and a constant sigma: then x ~ N(c, W W^T + diag(sigma^2)) exactly.
-    W, c, s are fixed parameters (a sampler may read next(decoder.parameters()).dtype)."""
-
-    def __init__(self, W, c, s):
-        super().__init__()
-        self.W, self.c, self.s = (torch.nn.Parameter(t, requires_grad=False) for t in (W, c, s))
-        self.latent_dim = W.shape[1]
-
-    def forward(self, z):
-        return z @ self.W.T + self.c, self.s.expand(z.shape[0], -1)
-
+from dgm_utils.checks import assert_mean, assert_shape, expect
 
 _W = torch.tensor([[1.0, 0.5, 0.0], [0.3, -1.0, 0.8]])  # data_dim 2, latent_dim 3
 _c, _s = torch.tensor([1.0, -2.0]), torch.tensor([0.5, 2.0])
-_dec = _LinearDecoder(_W, _c, _s)
-_n = 20000
-_x, _z = sample_vae(_dec, _n, generator=torch.Generator().manual_seed(0))
-assert_shape(_x, (_n, 2), "x from sample_vae(decoder, 20000)", hint="x has data_dim columns", mistake="sample.shape")
-assert_shape(_z, (_n, 3), "z from sample_vae(decoder, 20000)", hint="z has decoder.latent_dim columns", mistake="sample.shape")
+_dec = LinearDecoder(_W, _c, _s)
+_x, _z = sample_vae(_dec, 20000, generator=torch.Generator().manual_seed(0))
+assert_shape(_x, (20000, 2), "x from sample_vae(decoder, 20000)", hint="x has data_dim columns", mistake="sample.shape")
+assert_shape(_z, (20000, 3), "z from sample_vae(decoder, 20000)", hint="z has decoder.latent_dim columns", mistake="sample.shape")
 _x, _z = _x.detach().double(), _z.detach().double()
-assert_mean(_z, 0.0, 1.0, name="mean of z", hint="z comes from the prior: sample_prior(n, decoder.latent_dim, generator)", mistake="sample.z-not-from-prior")
-assert_mean(_z**2, 1.0, np.sqrt(2.0), name="mean of z**2", hint="z ~ N(0, I) has unit variance", mistake="sample.z-not-from-prior")
+_hint = "z comes from the prior: sample_prior(n, decoder.latent_dim, generator)"
+assert_mean(_z, 0.0, 1.0, name="mean of z", hint=_hint, mistake="sample.z-not-from-prior")
+assert_mean(_z**2, 1.0, 2**0.5, name="mean of z**2", hint=_hint, mistake="sample.z-not-from-prior")
 # Given the returned z, the noise x - mu(z) must be N(0, diag sigma^2).
 _mu, _sig = (t.double() for t in _dec(_z.float()))
-_res = _x - _mu
-if float(_res.abs().max()) < 1e-6:
-    fail("x equals mu(z) exactly: the samples have no observation noise. Hint: x ~ N(mu(z), diag sigma(z)^2) "
-        "means x = mu(z) + sigma(z) * eps with eps ~ N(0, I).", mistake="sample.no-noise")
-_std = _res.std(dim=0)
-if torch.allclose(_std, _s.double() ** 2, rtol=0.05):
-    fail(f"the noise x - mu(z) has standard deviations {_std.numpy().round(3)}, which are sigma**2 = "
-        f"{(_s**2).numpy()}: you used the variance as the standard deviation. Hint: x = mu + sigma * eps.", mistake="sample.variance-as-std")
-_cov = (_W @ _W.T + torch.diag(_s**2)).double()  # the covariance of x, in closed form
-# E[(x - c) z^T] = W, and Var[(x_i - c_i) z_j] = cov_ii + W_ij^2 (x and z jointly Gaussian).
-assert_mean((_x - _c.double()).unsqueeze(2) * _z.unsqueeze(1), _W, torch.sqrt(torch.diag(_cov)[:, None] + _W.double() ** 2),
-            name="mean of (x - c) z^T (it is W for this linear decoder)",
-            hint="x must be decoded from the z you return: the z you return must be the z you decoded (draw z once)", mistake="sample.z-mismatch")
-assert_mean(_res / _sig, 0.0, 1.0, name="mean of (x - mu(z)) / sigma(z)",
+_noise = _x - _mu
+expect(float(_noise.abs().max()) > 1e-6, "x equals mu(z) exactly: the samples have no observation noise. Hint: "
+       "x ~ N(mu(z), diag sigma(z)^2) means x = mu(z) + sigma(z) * eps with eps ~ N(0, I).", mistake="sample.no-noise")
+expect(not torch.allclose(_noise.std(dim=0), _s.double() ** 2, rtol=0.05), f"the noise x - mu(z) has standard deviations "
+       f"{_noise.std(dim=0).numpy().round(3)}, which are sigma**2 = {(_s**2).numpy()}: you used the variance as the "
+       "standard deviation. Hint: x = mu + sigma * eps.", mistake="sample.variance-as-std")
+_xz = (_x - _c.double()).unsqueeze(2) * _z.unsqueeze(1)  # E[(x - c) z^T] = W E[z z^T] = W if x is decoded from this z
+assert_mean(_xz, _W, _xz.std(dim=0), name="mean of (x - c) z^T (it is W for this linear decoder)",
+            hint="the z you return must be the z you decoded (draw z once)", mistake="sample.z-mismatch")
+assert_mean(_noise / _sig, 0.0, 1.0, name="mean of (x - mu(z)) / sigma(z)",
             hint="the noise must have mean 0: x = mu + sigma * eps, eps ~ N(0, I)", mistake="sample.noise")
-assert_mean((_res / _sig) ** 2, 1.0, np.sqrt(2.0), name="mean of ((x - mu(z)) / sigma(z))**2",
+assert_mean((_noise / _sig) ** 2, 1.0, 2**0.5, name="mean of ((x - mu(z)) / sigma(z))**2",
             hint="the noise must be scaled by the standard deviation sigma(z) (not by the variance sigma**2, "
                  "nor by sqrt(sigma)), with one standard normal draw per coordinate", mistake="sample.variance-as-std")
-# The marginal of x, in closed form: N(c, W W^T + diag sigma^2).
-assert_mean(_x, _c, torch.sqrt(torch.diag(_cov)), name="mean of x", hint="E[x] = E[mu(z)] = c here", mistake="sample.marginal")
-_outer = ((_x - _c.double()).unsqueeze(2) * (_x - _c.double()).unsqueeze(1)).reshape(_n, 4)
-_d = torch.diag(_cov)
-assert_mean(_outer, _cov.reshape(4), torch.sqrt(torch.outer(_d, _d) + _cov**2).reshape(4),
-            name="covariance of x (entries of E[(x - c)(x - c)^T] = W W^T + diag sigma^2)",
-            hint="the covariance is W W^T (from z) plus diag sigma^2 (from the observation noise)", mistake="sample.marginal")
-_g1, _g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-_xa, _za = sample_vae(_dec, 10, generator=_g1)
-_xb, _zb = sample_vae(_dec, 10, generator=_g2)
-expect(torch.equal(_za, _zb) and torch.equal(_xa, _xb), "two calls with generators seeded alike returned different (x, z): some random draw ignores the generator "
-    "argument. Hint: pass generator=generator to sample_prior and draw the noise with "
-    "torch.randn(mu.shape, generator=generator); torch.randn_like has no generator argument.", mistake="sample.generator-ignored")
+assert_mean(_x, _c, _x.std(dim=0), name="mean of x", hint="E[x] = E[mu(z)] = c here", mistake="sample.marginal")
+_draw = lambda seed: sample_vae(_dec, 10, generator=torch.Generator().manual_seed(seed))
+expect(all(torch.equal(a, b) for a, b in zip(_draw(5), _draw(5))), "two calls with generators seeded alike returned "
+       "different (x, z): some random draw ignores the generator argument. Hint: pass generator=generator to "
+       "sample_prior and to the draw of the noise; the samplers named ..._like take no generator.",
+       mistake="sample.generator-ignored")
 print("sample_vae: all visible tests passed")
 
 # %% nbgrader={"grade": true, "grade_id": "test_sample_vae_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -482,6 +488,16 @@ assert_mean(_x[:, 0], _m1, np.sqrt(_v1), name="mean of x_1 (hidden)")
 _xa, _ = sample_vae(_dec, 5, generator=torch.Generator().manual_seed(3))
 _xb, _ = sample_vae(_dec, 5, generator=torch.Generator().manual_seed(3))
 expect(torch.equal(_xa, _xb), "sample_vae ignores its generator (hidden)", mistake="sample.generator-ignored")
+# The marginal of a linear decoder in closed form: N(c, W W^T + diag s^2).
+_W = torch.tensor([[1.0, 0.5, 0.0], [0.3, -1.0, 0.8]])
+_c, _s = torch.tensor([1.0, -2.0]), torch.tensor([0.5, 2.0])
+_x, _ = sample_vae(LinearDecoder(_W, _c, _s), 20000, generator=torch.Generator().manual_seed(12))
+_x, _cov = _x.detach().double() - _c.double(), (_W @ _W.T + torch.diag(_s**2)).double()
+_d = torch.diag(_cov)
+assert_mean((_x.unsqueeze(2) * _x.unsqueeze(1)).reshape(-1, 4), _cov.reshape(4),
+            torch.sqrt(torch.outer(_d, _d) + _cov**2).reshape(4),
+            name="covariance of x for a linear decoder (hidden)",
+            hint="the covariance of x comes from z (through W) and from the observation noise", mistake="sample.marginal")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -685,95 +701,92 @@ def estimate_log_px(decoder, x, n_samples, generator=None):
     ### END SOLUTION
 
 
+# %% [markdown]
+# **How the tests know $p(x)$.** With a latent space of 1 or 2 dimensions, the integral
+# $p(x) = \int p(z)\, p(x \mid z)\, dz$ can be computed by numerical integration: a weighted sum
+# of $p(x \mid z)$ over a fixed grid of $z$ (Gauss-Hermite quadrature, whose weights already
+# include the prior). It is accurate, needs no formula for $p(x)$, and is useless for a real
+# VAE: the grid has $64^m$ points, $10^{29}$ for $m = 16$. The tests use it as the reference.
+
+# %%
+import numpy as np
+import torch
+from torch.distributions import Independent, Normal
+
+
+def log_px_given_z_on_grid(decoder, x, n_nodes=64):
+    """The grid of z (Gauss-Hermite quadrature for p(z) = N(0, I)) and log p(x | z) on it.
+
+    Args:
+        decoder: a decoder with latent_dim 1 or 2 (the grid has n_nodes ** latent_dim points).
+        x: tensor (n, d): the points.
+        n_nodes: number of grid points per latent coordinate.
+
+    Returns:
+        (log_w, table): float64 tensors (M,) and (n, M): the log-weights of the M grid points z_k
+        (the weights sum to 1) and log p(x_i | z_k). Then log p(x_i) = logsumexp_k (log_w + table)[i, k],
+        and E_z[f(z)] = sum_k exp(log_w_k) f(z_k) for any smooth f (numerically).
+    """
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n_nodes)  # for the weight function exp(-z^2 / 2)
+    m = decoder.latent_dim
+    z = torch.cartesian_prod(*[torch.tensor(nodes)] * m).reshape(-1, m)
+    log_w = torch.cartesian_prod(*[torch.tensor(np.log(weights / weights.sum()))] * m).reshape(-1, m).sum(1)
+    with torch.no_grad():
+        mu, sigma = (t.double() for t in decoder(z.float()))
+    return log_w, Independent(Normal(mu, sigma), 1).log_prob(x.double()[:, None, :])
+
+
 # %% nbgrader={"grade": true, "grade_id": "test_estimate_log_px", "locked": true, "points": 3, "schema_version": 3, "solution": false, "task": false}
 import math
 import torch
-from torch.distributions import Independent, MultivariateNormal, Normal
-from dgm_utils.checks import assert_close, assert_finite, assert_shape, expect, fail
-
-
-class _ConstantDecoder(torch.nn.Module):
-    """p(x | z) = N(c, diag s^2) whatever z: then p(x) = N(c, diag s^2), and every K gives it exactly."""
-
-    def __init__(self, c, s, latent_dim=2):
-        super().__init__()
-        self.c, self.s = (torch.nn.Parameter(t, requires_grad=False) for t in (c, s))
-        self.latent_dim = latent_dim
-
-    def forward(self, z):
-        return self.c.expand(z.shape[0], -1), self.s.expand(z.shape[0], -1)
-
-
-class _LinearDecoder(torch.nn.Module):
-    """mu(z) = W z + c and a constant sigma: then p(x) = N(c, W W^T + diag(sigma^2)) exactly.
-    W, c, s are fixed parameters (an estimator may read next(decoder.parameters()).dtype)."""
-
-    def __init__(self, W, c, s):
-        super().__init__()
-        self.W, self.c, self.s = (torch.nn.Parameter(t, requires_grad=False) for t in (W, c, s))
-        self.latent_dim = W.shape[1]
-
-    def forward(self, z):
-        return z @ self.W.T + self.c, self.s.expand(z.shape[0], -1)
-
+from torch.distributions import Independent, Normal
+from dgm_utils.checks import assert_close, assert_finite, assert_shape, expect
 
 _x = torch.tensor([[0.5, -1.0], [1.5, 0.0], [-1.0, -2.5], [2.0, 1.0]])
 _c, _s = torch.tensor([0.5, -1.0]), torch.tensor([0.6, 0.8])
-# 1. A decoder that ignores z: the average of K equal numbers is that number.
+# 1. A decoder that ignores z (W = 0): the average of K equal numbers is that number.
 _exact = Independent(Normal(_c, _s), 1).log_prob(_x)
-_got = estimate_log_px(_ConstantDecoder(_c, _s), _x, 7, generator=torch.Generator().manual_seed(0))
+_got = estimate_log_px(LinearDecoder(torch.zeros(2, 2), _c, _s), _x, 7, generator=torch.Generator().manual_seed(0))
 assert_shape(_got, (4,), "estimate_log_px(decoder, x of shape (4, 2), n_samples=7)",
              hint="one estimate per row of x: logsumexp over the samples axis of the (n, K) table", mistake="estimate.shape")
-_got = _got.detach()
-if torch.allclose(_got, _exact + math.log(7), atol=1e-3):
-    fail("with 7 samples the estimate exceeds log p(x) by exactly log(7): you forgot to subtract "
-        "log(n_samples), the 1/K of the average. Hint: logsumexp(a, dim) - math.log(n_samples).", mistake="estimate.no-log-k")
+expect(not torch.allclose(_got.detach(), _exact + math.log(7), atol=1e-3), "with 7 samples the estimate exceeds log p(x) "
+       "by exactly log(7): you forgot to subtract log(n_samples), the 1/K of the average.", mistake="estimate.no-log-k")
 assert_close(_got, _exact, rtol=1e-5, atol=1e-4, name="estimate for a decoder that ignores z",
              hint="if p(x | z) does not depend on z, log (1/K) sum_k p(x | z_k) = log p(x | z) exactly", mistake="estimate.formula")
-# 2. A linear decoder: p(x) is Gaussian in closed form; the tolerance follows from K.
-_W = torch.tensor([[1.2, -0.4], [0.5, 0.9]])
-_dec = _LinearDecoder(_W, _c, _s)
+# 2. A decoder that uses z: p(x) by numerical integration; the tolerance follows from K and the spread of p(x | z).
+_dec = LinearDecoder(torch.tensor([[1.2, -0.4], [0.5, 0.9]]), _c, _s)
+_log_w, _table = log_px_given_z_on_grid(_dec, _x)
+_ref = torch.logsumexp(_log_w + _table, dim=1)  # log p(x)
+_relvar = torch.exp(torch.logsumexp(_log_w + 2 * _table, dim=1) - 2 * _ref) - 1  # Var_z[p(x | z)] / p(x)^2
+_jensen = (_log_w.exp() * _table).sum(dim=1)  # E_z[log p(x | z)]: where an average of log-likelihoods ends up
 _K = 20000
 _got = estimate_log_px(_dec, _x, _K, generator=torch.Generator().manual_seed(1)).detach().double()
-_Wd, _cd, _S = _W.double(), _c.double(), torch.diag(_s.double() ** 2)
-_ref = MultivariateNormal(_cd, _Wd @ _Wd.T + _S).log_prob(_x.double())
-# Relative variance of the weights p(x | z): E[p^2] is a Gaussian integral too (delta method for the log).
-_log_Ep2 = -math.log(4 * math.pi) - 0.5 * torch.logdet(_S) + MultivariateNormal(_cd, _Wd @ _Wd.T + _S / 2).log_prob(_x.double())
-_relvar = torch.exp(_log_Ep2 - 2 * _ref) - 1
 _tol = float((5 * torch.sqrt(_relvar / _K) + _relvar / _K).max())
-# E_z[log p(x | z)], the value of the mean of log-likelihoods (Jensen's lower bound), in closed form.
-_a = _x.double() - _cd
-_Sinv = torch.linalg.inv(_S)
-_jensen = -0.5 * (2 * math.log(2 * math.pi) + torch.logdet(_S) + ((_a @ _Sinv) * _a).sum(1) + torch.trace(_Wd.T @ _Sinv @ _Wd))
-if bool((_got - _jensen).abs().max() < 0.3):
-    fail(f"your estimates {_got.numpy().round(3)} are the average of log p(x | z_k) (about {_jensen.numpy().round(3)}), "
-        f"below log p(x) = {_ref.numpy().round(3)}: by Jensen's inequality the mean of the logs is a lower bound, "
-        "not the log of the mean. Hint: average the probabilities, in log space: logsumexp(a, dim) - log K.", mistake="estimate.mean-of-logs")
-if bool((_got - math.log(_K) - _ref).abs().max() < 10 * _tol):
-    fail("the estimates exceed log p(x) by log(n_samples): subtract math.log(n_samples).", mistake="estimate.no-log-k")
+expect(not bool((_got - _jensen).abs().max() < 0.3), f"your estimates {_got.numpy().round(3)} are the average of "
+       f"log p(x | z_k) (about {_jensen.numpy().round(3)}), below log p(x) = {_ref.numpy().round(3)}: by Jensen's inequality "
+       "the mean of the logs is a lower bound, not the log of the mean.",
+       hint="average the probabilities, in log space: logsumexp(a, dim) - log K", mistake="estimate.mean-of-logs")
+expect(not bool((_got - math.log(_K) - _ref).abs().max() < 10 * _tol), "the estimates exceed log p(x) by log(n_samples): "
+       "subtract math.log(n_samples).", mistake="estimate.no-log-k")
 assert_close(_got, _ref, atol=_tol, rtol=0.0, name=f"estimate_log_px for a linear decoder, K = {_K}",
-             hint="log p(x) = logsumexp_k log p(x | z_k) - log K with z_k ~ N(0, I); here p(x) = N(c, W W^T + diag s^2)", mistake="estimate.formula")
+             hint="log p(x) ~ logsumexp_k log p(x | z_k) - log K with z_k ~ N(0, I)", mistake="estimate.formula")
 # 3. A point far from the data: every p(x | z_k) underflows in float32.
-_xf = _c + torch.tensor([[30.0, -30.0]])
-_Kf = 2000
-_gf = estimate_log_px(_dec, _xf, _Kf, generator=torch.Generator().manual_seed(2)).detach().double()
-assert_finite(_gf, "estimate_log_px 30 units from the data",
-              hint="p(x | z_k) underflows to 0 far from the data and log(0) = -inf: never exponentiate; use "
-                   "torch.logsumexp(log_p, dim) - math.log(n_samples)", mistake="estimate.no-logsumexp")
-_af = _xf.double() - _cd
-_ref_f = MultivariateNormal(_cd, _Wd @ _Wd.T + _S).log_prob(_xf.double())
-_jensen_f = -0.5 * (2 * math.log(2 * math.pi) + torch.logdet(_S) + ((_af @ _Sinv) * _af).sum(1) + torch.trace(_Wd.T @ _Sinv @ _Wd))
-_A, _b = _Wd.T @ _Sinv @ _Wd, _af @ _Sinv @ _Wd  # log p(x | z) = const + b.z - z^T A z / 2
-_sd_mean_log = torch.sqrt(((_b**2).sum(1) + 0.5 * torch.trace(_A @ _A)) / _Kf)
-# log-mean-exp >= mean of logs ~ Jensen's bound; Markov: P(estimate > log p(x) + t) <= e^-t.
-expect(bool((_gf >= _jensen_f - 5 * _sd_mean_log).all()) and bool((_gf <= _ref_f + math.log(1e6)).all()), f"estimate {float(_gf[0]):.2f} far from the data is outside [{float(_jensen_f[0] - 5 * _sd_mean_log[0]):.2f}, "
-    f"{float(_ref_f[0]) + math.log(1e6):.2f}], the range a correct estimator reaches with probability 1 - 1e-6.", mistake="estimate.no-logsumexp")
+_xf, _Kf = _c + torch.tensor([[30.0, -30.0]]), 2000
+_got = estimate_log_px(_dec, _xf, _Kf, generator=torch.Generator().manual_seed(2)).detach().double()
+assert_finite(_got, "estimate_log_px 30 units from the data", hint="p(x | z_k) underflows to 0 far from the data and "
+              "log(0) = -inf: never exponentiate; use torch.logsumexp(log_p, dim) - math.log(n_samples)", mistake="estimate.no-logsumexp")
+_log_w, _table = log_px_given_z_on_grid(_dec, _xf)
+_low = (_log_w.exp() * _table).sum(1) - 5 * torch.sqrt((_log_w.exp() * (_table - (_log_w.exp() * _table).sum(1)) ** 2).sum(1) / _Kf)
+_high = -torch.log(_s).sum() - math.log(2 * math.pi)  # p(x) <= the peak of the densities p(x | z)
+# log-mean-exp >= the mean of the logs, itself within 5 standard errors of E_z[log p(x | z)]
+expect(bool((_got >= _low).all() and (_got <= _high).all()), f"estimate {float(_got[0]):.2f} far from the data is outside "
+       f"[{float(_low[0]):.2f}, {float(_high):.2f}], where a correct estimator lands with probability 1 - 3e-7.",
+       mistake="estimate.no-logsumexp")
 # 4. Seeding.
-_e1 = estimate_log_px(_dec, _x, 10, generator=torch.Generator().manual_seed(9))
-_e2 = estimate_log_px(_dec, _x, 10, generator=torch.Generator().manual_seed(9))
-expect(torch.equal(_e1, _e2), "two calls with generators seeded alike gave different estimates: estimate_log_px ignores its "
-    "generator argument. Hint: sample_prior(n_samples, decoder.latent_dim, generator=generator).", mistake="estimate.generator-ignored")
-expect(not torch.equal(_e1, estimate_log_px(_dec, _x, 10, generator=torch.Generator().manual_seed(10))), "generators with different seeds gave the same estimate", mistake="estimate.generator-ignored")
+_draw = lambda seed: estimate_log_px(_dec, _x, 10, generator=torch.Generator().manual_seed(seed))
+expect(torch.equal(_draw(9), _draw(9)) and not torch.equal(_draw(9), _draw(10)), "generators seeded alike must give "
+       "the same estimate, and other seeds other estimates: estimate_log_px ignores its generator argument.",
+       hint="sample_prior(n_samples, decoder.latent_dim, generator=generator)", mistake="estimate.generator-ignored")
 print("estimate_log_px: all visible tests passed")
 
 # %% nbgrader={"grade": true, "grade_id": "test_estimate_log_px_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
@@ -844,13 +857,14 @@ with torch.no_grad():
     # chunks of grid points, to keep the (n, K) table small in memory
     log_px_grid = torch.cat([estimate_log_px(ring, chunk, 2000, generator=gen) for chunk in grid.split(2000)])
     x_fit, _ = sample_vae(ring, 5000, generator=make_generator(4))
+    x_held_out, _ = sample_vae(ring, 1000, generator=make_generator(40))
     gauss = torch.distributions.MultivariateNormal(x_fit.mean(0), torch.cov(x_fit.T))
     log_gauss_grid = gauss.log_prob(grid)
-    ll_ring = estimate_log_px(ring, x_fit[:1000], 2000, generator=gen).mean()
-    ll_gauss = gauss.log_prob(x_fit[:1000]).mean()
+    ll_ring = estimate_log_px(ring, x_held_out, 2000, generator=gen).mean()
+    ll_gauss = gauss.log_prob(x_held_out).mean()
 cell_area = float(lin[1] - lin[0]) ** 2
 print(f"mass of the estimated density on the grid: {float(log_px_grid.exp().sum()) * cell_area:.3f} (should be close to 1)")
-print(f"mean log-likelihood of ring samples: {float(ll_ring):.2f} nats under p(x), "
+print(f"mean log-likelihood of fresh ring samples: {float(ll_ring):.2f} nats under p(x), "
       f"{float(ll_gauss):.2f} nats under the best Gaussian")
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.3))
 for ax, lp, title in [(axes[0], log_px_grid, "estimated $p(x)$ of the ring decoder"),
@@ -891,6 +905,282 @@ axes[0].legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 
+
+# %% [markdown]
+# ### When is $p(x)$ Gaussian? The linear decoder
+#
+# Take the `LinearDecoder` of the tests: a linear mean and a constant standard deviation,
+#
+# $$\mu_\theta(z) = Wz + c, \qquad \sigma_\phi(z) = s, \qquad W \in \mathbb{R}^{d \times m},\ c, s \in \mathbb{R}^d .$$
+#
+# Ancestral sampling writes $x = Wz + c + s \odot \varepsilon$ with independent $z \sim \mathcal{N}(0, I_m)$
+# and $\varepsilon \sim \mathcal{N}(0, I_d)$. So $x$ is an affine function of the Gaussian vector
+# $(z, \varepsilon)$, hence Gaussian itself, and a Gaussian is fixed by its mean and covariance.
+# **Derive them on paper** (you need $\mathbb{E}[zz^\top] = I_m$, $\mathbb{E}[\varepsilon\varepsilon^\top] = I_d$
+# and $\mathbb{E}[z\varepsilon^\top] = 0$), then answer the self-check questions before you write any code.
+#
+# ### Self-check (1 point each)
+#
+# **Q1.** A linear decoder with latent_dim 1 and data_dim 2 has $W = (2, 1)^\top$, $c = (0, 0)$ and
+# $s = (1, 0.5)$. What is the correlation between $x_1$ and $x_2$ under $p(x)$? Give 3 decimals.
+#
+# **Q2.** Which statement is **false**?
+#
+# - (a) With $\mu_\theta(z) = Wz + c$ and a constant $\sigma$, $p(x)$ is Gaussian.
+# - (b) With $\mu_\theta(z) = Wz + c$ and a $\sigma_\phi(z)$ that changes with $z$, $p(x)$ is still always Gaussian.
+# - (c) Two linear decoders with different weights $W$ can define exactly the same $p(x)$.
+# - (d) For the ring decoder, the Gaussian with the mean and covariance of its samples has a higher density
+#   at the centre of the ring than $p(x)$ has there.
+
+# %% nbgrader={"grade": false, "grade_id": "selfcheck_answers", "locked": false, "schema_version": 3, "solution": true, "task": false}
+"""Self-check answers: q1 a number (3 decimals), q2 one letter."""
+q1 = None
+q2 = None
+### BEGIN SOLUTION
+q1 = 0.8
+q2 = "b"
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_selfcheck_q1", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from dgm_utils.checks import check_answer
+
+check_answer("06.q1", q1, "f0cb47ab4edeab8f", decimals=3,
+             hint="write x = W z + c + s * eps and compute E[x], then E[(x - c)(x - c)^T] term by term",
+             mistake="selfcheck.q1")
+print("Q1: correct")
+
+# %% nbgrader={"grade": true, "grade_id": "test_selfcheck_q2", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from dgm_utils.checks import check_answer
+
+check_answer("06.q2", q2, "18f271bf98fa366d", choices="abcd",
+             hint="for each statement, think of an example, or of the figures of section 3", mistake="selfcheck.q2")
+print("Q2: correct")
+
+# %% [markdown]
+# <details><summary>Hint (open only if stuck)</summary>
+#
+# $\mathbb{E}[x] = W\,\mathbb{E}[z] + c + s \odot \mathbb{E}[\varepsilon] = c$, and with $x - c = Wz + s \odot \varepsilon$,
+#
+# $$\operatorname{Cov}[x] = \mathbb{E}\big[(Wz + s \odot \varepsilon)(Wz + s \odot \varepsilon)^\top\big]
+#   = W\,\mathbb{E}[zz^\top]\,W^\top + \operatorname{diag}(s)\,\mathbb{E}[\varepsilon\varepsilon^\top]\operatorname{diag}(s)
+#   = WW^\top + \operatorname{diag}(s^2),$$
+#
+# the cross terms vanishing because $z$ and $\varepsilon$ are independent with mean 0. So
+# $p(x) = \mathcal{N}\big(x;\ c,\ WW^\top + \operatorname{diag}(s^2)\big)$: factor analysis (probabilistic
+# PCA when all $s_j$ are equal). Its log-density is notebook 04's `mvn_log_pdf`, through a Cholesky factor.
+#
+# </details>
+#
+# ### Exercise 6: the exact $p(x)$ of a linear decoder (4 points)
+# Write `linear_decoder_log_px(x, W, c, s)`: the exact $\log p(x)$ of the linear decoder, in log space
+# (through a Cholesky factor as in notebook 04, or any other stable way), in torch. The first test
+# compares it with numerical integration over a grid of $z$ (`log_px_given_z_on_grid` above), which
+# knows no formula; the second checks that your Monte Carlo `estimate_log_px` agrees with the exact
+# value, within its Monte Carlo error.
+
+# %% nbgrader={"grade": false, "grade_id": "linear_decoder_log_px", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def linear_decoder_log_px(x, W, c, s):
+    """Exact log p(x) for the decoder mu(z) = W z + c, sigma(z) = s, with z ~ N(0, I).
+
+    Args:
+        x: float tensor (n, d): the points.
+        W: float tensor (d, m): the weights (m = latent_dim, any m >= 1).
+        c: float tensor (d,): the offset.
+        s: float tensor (d,), > 0: the standard deviations of the observation noise.
+
+    Returns:
+        float tensor (n,): log p(x_i) in nats; finite even 1000 standard deviations from c.
+    """
+    ### BEGIN SOLUTION
+    cov = W @ W.T + torch.diag(s**2)
+    L = torch.linalg.cholesky(cov)  # cov = L L^T
+    u = torch.linalg.solve_triangular(L, (x - c).T, upper=False)  # (d, n): L u = x - c
+    d = x.shape[-1]
+    return -0.5 * (u**2).sum(0) - torch.log(torch.diagonal(L)).sum() - 0.5 * d * math.log(2 * math.pi)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_linear_decoder_log_px", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
+import torch
+from torch.distributions import Independent, Normal
+from dgm_utils.checks import assert_close, assert_finite, assert_shape, expect
+
+
+def _integrated(W, c, s, x):
+    """log p(x) of LinearDecoder(W, c, s) by numerical integration over z (no formula)."""
+    log_w, table = log_px_given_z_on_grid(LinearDecoder(W, c, s), x)
+    return torch.logsumexp(log_w + table, dim=1)
+
+
+# 1. Square W (data_dim = latent_dim = 2): each classic mistake gives another recognizable density.
+_W, _c, _s = torch.tensor([[1.0, 0.6], [-0.4, 0.8]]), torch.tensor([0.5, -1.0]), torch.tensor([0.7, 0.5])
+_x = torch.tensor([[0.5, -1.0], [1.5, -0.5], [-1.0, -2.0], [2.0, 0.5]])
+_got = linear_decoder_log_px(_x, _W, _c, _s)
+assert_shape(_got, (4,), "linear_decoder_log_px(x of shape (4, 2), ...)", hint="one log-density per row of x", mistake="linear.shape")
+_got, _ref = _got.detach().double(), _integrated(_W, _c, _s, _x)
+_close = lambda other: bool(torch.allclose(_got, other.double(), rtol=1e-4, atol=1e-3) and not torch.allclose(_ref, other.double(), atol=1e-2))
+expect(not _close(Independent(Normal(_c, _s), 1).log_prob(_x)), "your result is log p(x | z = 0): the density of x for the one "
+       "latent z = 0. But z varies, and W z spreads x further.", hint="the covariance of x has a term from z and a term from the noise",
+       mistake="linear.no-latent")
+_u = torch.linalg.solve(_W, (_x - _c).T).T  # the density of W z + c alone, by a change of variables z = W^-1 (x - c)
+expect(not _close(Normal(0.0, 1.0).log_prob(_u).sum(1) - torch.log(torch.linalg.det(_W).abs())),
+       "your result is the density of W z + c alone: the observation noise s * eps is missing.",
+       hint="the covariance of x has a term from z and a term from the noise", mistake="linear.no-noise")
+expect(not _close(_integrated(_W, _c, _s.sqrt(), _x)), "your result treats s as the variance of the noise; s is its standard "
+       "deviation.", mistake="linear.s-as-variance")
+expect(not _close(_integrated(_W.T, _c, _s, _x)), "your result is the density for the transposed W: check the order of the "
+       "product in the covariance of W z (it must be a d x d matrix for any latent_dim).", mistake="linear.transposed")
+expect(not _close(_integrated(_W, 0 * _c, _s, _x)), "your result is centred at 0 instead of the mean of x.",
+       hint="E[x] = W E[z] + c", mistake="linear.mean")
+assert_close(_got, _ref, rtol=1e-4, atol=1e-3, name="linear_decoder_log_px (against numerical integration over z)",
+             hint="x is Gaussian: find its mean and covariance, then use a Gaussian log-density with a full covariance "
+                  "(log-determinant and Mahalanobis term)", mistake="linear.formula")
+# 2. More data dimensions than latent ones (d = 3, m = 2), and a point 1000 standard deviations away.
+_W, _c, _s = torch.tensor([[1.0, 0.5], [0.3, -1.0], [0.8, 0.4]]), torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.5, 0.7, 0.4])
+_x = torch.tensor([[1.0, -2.0, 0.5], [2.0, -1.0, 1.0], [0.0, -3.0, 0.0], [1.5, -2.5, 1.2]])
+assert_close(linear_decoder_log_px(_x, _W, _c, _s), _integrated(_W, _c, _s, _x), rtol=1e-4, atol=1e-3,
+             name="linear_decoder_log_px with data_dim 3, latent_dim 2", hint="W is (d, m): the covariance of x is d x d",
+             mistake="linear.formula")
+_far = linear_decoder_log_px(_c + torch.tensor([[1000.0, -800.0, 500.0]]), _W, _c, _s)
+assert_finite(_far, "linear_decoder_log_px far from the data", hint="compute the log-density in log space: the density "
+              "itself underflows to 0", mistake="linear.not-log-space")
+expect(float(_far[0]) < -1e4, f"log p(x) far from the data is {float(_far[0]):.4g}, but it must be below -1e4 there",
+       mistake="linear.formula")
+print("linear_decoder_log_px: all visible tests passed")
+
+# %% nbgrader={"grade": true, "grade_id": "test_linear_decoder_log_px_hidden", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+# Hidden tests compare with scipy on other sizes (more latent than data dimensions too) when your notebook is graded.
+### BEGIN HIDDEN TESTS
+import numpy as np
+import torch
+from scipy.stats import multivariate_normal
+from dgm_utils.checks import assert_close
+
+_r = np.random.default_rng(66)
+for _d, _m in ((5, 3), (2, 4), (4, 1)):
+    _W, _c, _s = _r.normal(size=(_d, _m)), _r.normal(size=_d), _r.uniform(0.3, 1.5, size=_d)
+    _x = _c + 2.0 * _r.normal(size=(7, _d))
+    _x[0] = _c + 300.0  # far from the data
+    _ref = multivariate_normal(_c, _W @ _W.T + np.diag(_s**2)).logpdf(_x)
+    _got = linear_decoder_log_px(*(torch.tensor(a, dtype=torch.float32) for a in (_x, _W, _c, _s)))
+    assert_close(_got, _ref, rtol=1e-4, atol=2e-3, name=f"linear_decoder_log_px, d = {_d}, m = {_m} (hidden)",
+                 mistake="linear.formula")
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "test_estimate_agrees_with_exact", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+import torch
+from dgm_utils.checks import assert_mean
+
+# estimate_log_px, run 400 times with K = 6 prior samples, against the exact p(x) (numerical integration).
+_W, _c, _s = torch.tensor([[1.0, 0.5], [0.3, -1.0], [0.8, 0.4]]), torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.5, 0.7, 0.4])
+_dec = LinearDecoder(_W, _c, _s)
+_x = torch.tensor([[1.0, -2.0, 0.5], [2.0, -1.0, 1.0], [0.5, -2.0, -0.5], [1.5, -2.5, 1.2]])
+_log_w, _table = log_px_given_z_on_grid(_dec, _x)
+_log_px = torch.logsumexp(_log_w + _table, dim=1)
+_relvar = torch.exp(torch.logsumexp(_log_w + 2 * _table, dim=1) - 2 * _log_px) - 1  # Var_z[p(x | z)] / p(x)^2
+_K, _R = 6, 400
+_est = torch.stack([estimate_log_px(_dec, _x, _K, generator=torch.Generator().manual_seed(100 + r)).detach().double()
+                    for r in range(_R)])  # (R, n)
+# exp(estimate) = (1/K) sum_k p(x | z_k) is unbiased for p(x): the ratio has mean 1 and variance relvar / K.
+assert_mean(torch.exp(_est - _log_px), 1.0, torch.sqrt(_relvar / _K), name=f"exp(estimate) / p(x) over {_R} runs with K = {_K}",
+            hint="exp(estimate_log_px) must average p(x | z_k) over prior samples: an unbiased estimate of p(x)",
+            mistake="estimate.biased")
+print("log p(x) by numerical integration:        ", _log_px.numpy().round(3))
+print(f"estimate_log_px, K = {_K}, mean of {_R} runs:", _est.mean(dim=0).numpy().round(3), "(lower, by Jensen's inequality)")
+print("estimate_log_px agrees with the exact p(x): test passed")
+
+# %% [markdown]
+# ### How far from Gaussian? Bending a line into the ring
+#
+# The linear decoder's $p(x)$ is exactly Gaussian; the ring decoder's is far from it. In between,
+# blend the two: $\mu_b(z) = (1 - b)\,(Wz + c) + b\,\mu_{\text{ring}}(z)$ and the same for $\sigma$,
+# where the line $Wz + c$ runs along the ring's tangent at $z = 0$. To measure how far $p(x)$ is from
+# Gaussian, fit the **moment-matched Gaussian** $q$ (the mean and covariance of 4,000 samples, which is
+# the maximum-likelihood Gaussian) and compare average log-likelihoods on 1,000 fresh samples:
+#
+# $$\frac{1}{N}\sum_{i=1}^N \big[\log p(x_i) - \log q(x_i)\big] \approx \mathrm{KL}(p \,\|\, q) \ \ge 0,$$
+#
+# which is 0 (up to Monte Carlo error) only when $p$ is itself that Gaussian. At $b = 0$ your `linear_decoder_log_px` gives $\log p(x)$
+# exactly; elsewhere `estimate_log_px` does (a 1-D $z$ needs only a few thousand samples).
+
+# %% tags=["demo"]
+from torch.distributions import MultivariateNormal
+
+line_W, line_c, line_s = torch.tensor([[0.0], [-1.6]]), torch.tensor([-2.0, 0.0]), torch.tensor([0.25, 0.25])
+
+
+class BentDecoder(nn.Module):
+    """(1 - bend) * LinearDecoder(line_W, line_c, line_s) + bend * ring, for mu and sigma alike."""
+
+    def __init__(self, bend):
+        super().__init__()
+        self.latent_dim, self.bend = 1, bend
+        self.line = LinearDecoder(line_W, line_c, line_s)
+
+    def forward(self, z):
+        (mu0, sigma0), (mu1, sigma1) = self.line(z), ring(z)
+        return (1 - self.bend) * mu0 + self.bend * mu1, (1 - self.bend) * sigma0 + self.bend * sigma1
+
+
+def gaussian_gap(decoder, seed, n_fit=4000, n_eval=1000, n_samples=2000):
+    """(mean log p(x), mean log q(x), q) on fresh samples of the decoder; q is the moment-matched Gaussian."""
+    with torch.no_grad():
+        x_fit, _ = sample_vae(decoder, n_fit, generator=make_generator(seed))
+        x_eval, _ = sample_vae(decoder, n_eval, generator=make_generator(seed + 1))
+        q = MultivariateNormal(x_fit.mean(0), torch.cov(x_fit.T))
+        log_p = estimate_log_px(decoder, x_eval, n_samples, generator=make_generator(seed + 2))
+        return float(log_p.mean()), float(q.log_prob(x_eval).mean()), q
+
+
+bends = np.linspace(0, 1, 11)
+gaps = []
+for i, bend in enumerate(bends):
+    ll_p, ll_q, _ = gaussian_gap(BentDecoder(float(bend)), seed=100 + 3 * i)
+    gaps.append(ll_p - ll_q)
+with torch.no_grad():
+    x_line, _ = sample_vae(BentDecoder(0.0), 1000, generator=make_generator(99))
+    exact_line = float(linear_decoder_log_px(x_line, line_W, line_c, line_s).mean())
+    mc_line = float(estimate_log_px(BentDecoder(0.0), x_line, 2000, generator=make_generator(98)).mean())
+print(f"bend 0 (linear): mean log p(x) exact {exact_line:.3f}, Monte Carlo {mc_line:.3f} nats")
+print("mean log p(x) - mean log q(x) per bend:", np.round(gaps, 2))
+fig, ax = plt.subplots(figsize=(5.5, 3.6))
+ax.plot(bends, gaps, "o-")
+ax.axhline(0, color="k", lw=0.8)
+ax.set(title="how far from Gaussian: KL(p || moment-matched Gaussian)", xlabel="bend b (0: linear, 1: ring)",
+       ylabel="nats per sample")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Move the slider (in a live notebook) to bend the line; the left panel shows samples and the estimated
+# $p(x)$, the right panel the moment-matched Gaussian fitted to those samples.
+
+# %% tags=["demo"]
+from dgm_utils.plotting import interactive
+
+lin_w = torch.linspace(-3.5, 3.5, 71)
+grid_w = torch.cartesian_prod(lin_w, lin_w).flip(1)
+
+
+def draw_bend(bend):
+    decoder = BentDecoder(bend)
+    ll_p, ll_q, q = gaussian_gap(decoder, seed=200, n_fit=2000, n_eval=500, n_samples=1000)
+    with torch.no_grad():
+        x_show, _ = sample_vae(decoder, 500, generator=make_generator(201))
+        p_grid = estimate_log_px(decoder, grid_w, 1000, generator=make_generator(202)).exp()
+        q_grid = q.log_prob(grid_w).exp()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.3))
+    for ax, dens, title in [(axes[0], p_grid, f"p(x), bend = {bend:.1f}"),
+                            (axes[1], q_grid, "moment-matched Gaussian q(x)")]:
+        ax.imshow(dens.reshape(71, 71), origin="lower", extent=(-3.5, 3.5, -3.5, 3.5), cmap="magma")
+        ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$")
+    axes[0].scatter(x_show[:, 0], x_show[:, 1], s=2, color="c", alpha=0.5)
+    fig.suptitle(f"mean log p(x) = {ll_p:.2f}, mean log q(x) = {ll_q:.2f} nats: gap {ll_p - ll_q:.2f}")
+    plt.tight_layout()
+    plt.show()
+
+
+interactive(draw_bend, bend=(0.0, 1.0, 0.1, 0.5))
 
 # %% [markdown]
 # ## 4. Back to notebook 05: a mixture is the same network with a discrete $z$
@@ -965,8 +1255,9 @@ plt.show()
 # which buys flexibility at the cost of an integral we can only estimate.
 #
 # ### Written answer (manually graded, 2 points)
-# (a) Every conditional $p(x \mid z)$ of the ring decoder is Gaussian. Why is the marginal $p(x)$
-# not Gaussian, and for which kind of decoder would it be Gaussian? (b) For 64-pixel images with a
+# (a) Every conditional $p(x \mid z)$ of the ring decoder is Gaussian, as is every conditional of the
+# linear decoder of Exercise 6. Why is the ring's marginal $p(x)$ not Gaussian, when the linear decoder's
+# is? (b) For 64-pixel images with a
 # 16-dimensional $z$, why would estimating $\log p(x)$ by sampling $z$ from the *prior* need an
 # enormous number of samples? Use the figures above. Answer in 4 to 6 sentences.
 

@@ -24,7 +24,7 @@ MUTATIONS = [
          cell="bayes_net_num_params",
          old="return sum((k - 1) * k ** len(pa) for pa in parents)",
          new="return sum((k - 1) * (len(pa) + 1) for pa in parents)",
-         expect="one per parent configuration",
+         expect="per parent configuration",
          mistake="bayes_net_count.parent-configurations"),
     dict(name="FVSBN count forgets the biases",
          cell="fvsbn_nade_num_params",
@@ -154,23 +154,117 @@ MUTATIONS = [
          expect="tie",
          mistake="nade.untied"),
     dict(name="MADE output mask not strict (output i sees x_i)",
-         cell="MADE",
+         cell="made_masks",
          old="d_final[:, None] > degrees[-1][None, :]",
          new="d_final[:, None] >= degrees[-1][None, :]",
          expect="mask leak",
          mistake="made.mask-leak"),
     dict(name="MADE input degrees off by one",
-         cell="MADE",
+         cell="made_masks",
          old="degrees = [torch.arange(1, n_vars + 1)]",
          new="degrees = [torch.arange(0, n_vars)]",
          expect="mask leak",
          mistake="made.mask-leak"),
     dict(name="MADE hidden masks too strict",
-         cell="MADE",
+         cell="made_masks",
          old="d_out[:, None] >= d_in[None, :]",
          new="d_out[:, None] > d_in[None, :]",
          expect="ignores",
          mistake="made.mask-too-strict"),
+    dict(name="made_masks draws degrees up to n (units that reach no output)",
+         cell="made_masks",
+         old="torch.randint(low, n_vars, (width,), generator=g)",
+         new="torch.randint(low, n_vars + 1, (width,), generator=g)",
+         expect="1 .. n - 1",
+         mistake="made_masks.degree-range"),
+    dict(name="made_masks never draws degree n - 1",
+         cell="made_masks",
+         old="torch.randint(low, n_vars, (width,), generator=g)",
+         new="torch.randint(low, n_vars - 1, (width,), generator=g)",
+         expect="ignores",
+         mistake="made.mask-too-strict"),
+    dict(name="made_masks ignores the seed",
+         cell="made_masks",
+         old="g = torch.Generator().manual_seed(seed)",
+         new="g = torch.Generator()",
+         expect="same masks",
+         mistake="made_masks.ignores-seed"),
+    dict(name="made_masks draws from the global generator",
+         cell="made_masks",
+         old="torch.randint(low, n_vars, (width,), generator=g)",
+         new="torch.randint(low, n_vars, (width,))",
+         expect="same seed",
+         mistake="made_masks.ignores-seed"),
+    dict(name="made_masks returns masks of shape (in, out)",
+         cell="made_masks",
+         old="masks = [(d_out[:, None] >= d_in[None, :]).float()",
+         new="masks = [(d_in[:, None] <= d_out[None, :]).float()",
+         expect="(out_features, in_features)",
+         mistake="made_masks.shape"),
+    dict(name="MADE keeps a ReLU on the logits",
+         cell="MADE",
+         old="self.net = nn.Sequential(*layers[:-1])",
+         new="self.net = nn.Sequential(*layers)",
+         expect="never negative",
+         mistake="made.output-activation"),
+    # --- overrides: each model's own log_prob and sample are checked, not only the base class's ---
+    dict(name="NADE overrides log_prob and averages over the variables",
+         cell="NADE",
+         old="        return (h * self.V).sum(dim=2) + self.b\n",
+         new="""        return (h * self.V).sum(dim=2) + self.b
+
+    def log_prob(self, x):
+        return -F.binary_cross_entropy_with_logits(self(x), x, reduction="none").mean(dim=1)
+""",
+         expect="own forward",
+         mistake="log_prob.model-mismatch"),
+    dict(name="MADE overrides log_prob with the wrong sign",
+         cell="MADE",
+         old="        return self.net(x)\n",
+         new="""        return self.net(x)
+
+    def log_prob(self, x):
+        return F.binary_cross_entropy_with_logits(self(x), x, reduction="none").sum(dim=1)
+""",
+         expect="own forward",
+         mistake="log_prob.model-mismatch"),
+    dict(name="MADE overrides log_prob under torch.no_grad()",
+         cell="MADE",
+         old="        return self.net(x)\n",
+         new="""        return self.net(x)
+
+    def log_prob(self, x):
+        with torch.no_grad():
+            return -F.binary_cross_entropy_with_logits(self(x), x, reduction="none").sum(dim=1)
+""",
+         expect="not differentiable",
+         mistake="log_prob.not-differentiable"),
+    dict(name="NADE overrides sample without the generator",
+         cell="NADE",
+         old="        return (h * self.V).sum(dim=2) + self.b\n",
+         new="""        return (h * self.V).sum(dim=2) + self.b
+
+    def sample(self, n_samples, generator=None):
+        x = torch.zeros(n_samples, self.n_vars)
+        with torch.no_grad():
+            for i in range(self.n_vars):
+                x[:, i] = torch.bernoulli(torch.sigmoid(self(x)[:, i]))
+        return x
+""",
+         expect="generator argument",
+         mistake="sample.ignores-generator"),
+    dict(name="FVSBN overrides sample with one pass from an empty prefix",
+         cell="FVSBN",
+         old="        return x @ (self.W * self.mask).T + self.b\n",
+         new="""        return x @ (self.W * self.mask).T + self.b
+
+    def sample(self, n_samples, generator=None):
+        with torch.no_grad():
+            p = torch.sigmoid(self(torch.zeros(n_samples, self.n_vars)))
+            return torch.bernoulli(p, generator=generator)
+""",
+         expect="ancestrally",
+         mistake="sample.wrong-distribution"),
     # --- next-token model ---
     dict(name="bigram normalized over columns",
          cell="bigram_log_probs",
@@ -233,4 +327,23 @@ MUTATIONS = [
          new="nxt = torch.multinomial(probs, 1)[:, 0]",
          expect="generator argument",
          mistake="sample_names.ignores-generator"),
+    # --- self-check questions ---
+    dict(name="self-check q1: the Bayes net count without the sum-to-one constraint",
+         cell="selfcheck_answers",
+         old="q1 = 49",
+         new="q1 = 98",
+         expect="not the answer",
+         mistake="selfcheck.q1"),
+    dict(name="self-check q2: a true statement",
+         cell="selfcheck_answers",
+         old='q2 = "c"',
+         new='q2 = "a"',
+         expect="not the answer",
+         mistake="selfcheck.q2"),
+    dict(name="self-check q3: a false statement",
+         cell="selfcheck_answers",
+         old='q3 = "b"',
+         new='q3 = "c"',
+         expect="not the answer",
+         mistake="selfcheck.q3"),
 ]
