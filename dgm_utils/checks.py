@@ -350,7 +350,8 @@ def answer_digest(question: str, answer, decimals: int | None = None) -> str:
 
 def check_answer(question: str, answer, digest: str, *, decimals: int | None = None, choices: str | None = None,
                  hint: str | None = None, mistake: str | None = None) -> None:
-    """Check a self-check answer against the stored ``digest`` (``answer_digest``).
+    """Check a self-check answer against the stored ``digest`` (``answer_digest``). Only a wrong
+    answer names ``mistake``; a missing or malformed one is work to do, not a misconception.
 
     question: its id, e.g. "01.q1"; answer: the student's answer (a letter for a multiple-choice
     question, a number otherwise); decimals: for a number, the places it is compared to (a value
@@ -362,19 +363,19 @@ def check_answer(question: str, answer, digest: str, *, decimals: int | None = N
         try:
             answer = fetch(answer)
         except TypeError as err:
-            _fail(f"question {question}: {err}; answer with a letter or a number.", hint, mistake)
+            _fail(f"question {question}: {err}; answer with a letter or a number.", hint)
     if answer is None:
-        _fail(f"question {question}: no answer yet (replace None with your answer).", hint, mistake)
+        _fail(f"question {question}: no answer yet (replace None with your answer).", hint)  # no mistake
     if choices is not None:
         letter = answer.strip().lower() if isinstance(answer, str) else None
         if letter is None or len(letter) != 1 or letter not in choices:
             _fail(f"question {question}: answer with one letter of {', '.join(choices)}, got {answer!r}.",
-                  hint, mistake)
+                  hint)
     elif decimals is not None:
         try:
             float(answer)
         except (TypeError, ValueError):
-            _fail(f"question {question}: answer with a number, got {answer!r}.", hint, mistake)
+            _fail(f"question {question}: answer with a number, got {answer!r}.", hint)
     if choices is None and decimals is None:
         raise ValueError("check_answer needs choices= (multiple choice) or decimals= (a number)")
     spellings = _normalize_answer(answer, decimals)

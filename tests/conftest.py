@@ -36,3 +36,19 @@ def assignment_names() -> list[str]:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+def autograded_points(name: str, exercise: str | None = None) -> float:
+    """Points of a solutions notebook's autograded test cells, read off its nbgrader metadata; with
+    ``exercise`` (the grade_id of an answer cell), only the test cells between it and the next
+    answer cell (what a crash or an attack on that exercise can cost)."""
+    from dgm_course.notebooks import nbgrader_meta, read_notebook
+
+    total, current = 0.0, None
+    for cell in read_notebook(SOLUTIONS / name / f"{name}.ipynb").cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("solution") and cell.cell_type == "code":
+            current = meta.get("grade_id")
+        elif meta.get("grade") and cell.cell_type == "code" and exercise in (None, current):
+            total += float(meta.get("points", 0))
+    return total

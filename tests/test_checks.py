@@ -148,6 +148,10 @@ def test_check_answer_accepts_the_right_answer_only_and_keeps_it_unreadable():
         fails_with(lambda bad=bad: checks.check_answer("01.q1", bad, digest, choices="abcd"),
                    "one letter of a, b, c, d")
     fails_with(lambda: checks.check_answer("01.q1", None, digest, choices="abcd"), "no answer yet")
+    for answer, key in ((None, None), ("e", None), ("c", "selfcheck.q1")):  # only a wrong answer is a mistake
+        with pytest.raises(checks.CheckFailed) as info:
+            checks.check_answer("01.q1", answer, digest, choices="abcd", mistake="selfcheck.q1")
+        assert info.value.mistake == key, (answer, info.value.mistake)
     # another question with the same answer has another digest (the id salts it)
     assert checks.answer_digest("01.q2", "b") != digest
 
