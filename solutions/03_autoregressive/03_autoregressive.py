@@ -176,6 +176,7 @@ def bayes_net_num_params(parents, n_states=2):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_bayes_net_num_params", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+import numbers
 from dgm_utils.checks import expect, fail
 
 # Worked examples counted by hand: (parents, k) -> (free parameters, the count with every entry of a row).
@@ -183,6 +184,9 @@ _worked = [(([[], [], []], 2), 3, 6), (([[], [0], [1], [2]], 2), 7, 14), (([[], 
            (([[], [], [0, 1], [2]], 2), 8, 16)]
 for (_parents, _k), _expected, _all_entries in _worked:
     _got = bayes_net_num_params(_parents, _k)
+    expect(isinstance(_got, numbers.Integral), f"bayes_net_num_params must return an integer (any integer type), "
+           f"got {type(_got).__name__} {_got!r}", hint="use // (integer division) and integer arithmetic, never /",
+           mistake="bayes_net_count.not-int")
     if _got == _all_entries:
         fail(f"bayes_net_num_params({_parents}, {_k}) = {_got} counts all {_k} entries of every row: "
              "you forgot the sum-to-one constraint (each row is a distribution).", mistake="bayes_net_count.sum-to-one")
@@ -268,6 +272,7 @@ def nade_num_params(n_vars, hidden_dim):
 
 
 # %% nbgrader={"grade": true, "grade_id": "test_fvsbn_num_params", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+import numbers
 import warnings
 import torch.nn as nn
 from dgm_utils.checks import expect, fail
@@ -279,7 +284,8 @@ for _n in [5, 2, 1, 64, 784]:
         _module = nn.ModuleList(nn.Linear(i, 1) for i in range(_n))
     _expected = sum(p.numel() for p in _module.parameters())
     _got = fvsbn_num_params(_n)
-    expect(isinstance(_got, int), f"fvsbn_num_params must return an int, got {type(_got).__name__}",
+    expect(isinstance(_got, numbers.Integral), f"fvsbn_num_params must return an integer (any integer type), got "
+           f"{type(_got).__name__} {_got!r}", hint="use // (integer division) and integer arithmetic, never /",
            mistake="fvsbn_count.not-int")
     if _n > 1 and _got == _expected - _n:
         fail(f"fvsbn_num_params({_n}) = {_got}: you forgot the biases (one per conditional).",
@@ -296,6 +302,7 @@ expect(fvsbn_num_params(3) == 6 and fvsbn_num_params(100) == 5050, "hidden: fvsb
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "test_nade_num_params", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+import numbers
 import torch.nn as nn
 from dgm_utils.checks import expect, fail
 
@@ -305,7 +312,8 @@ for _n, _h in [(6, 5), (2, 1), (64, 32), (784, 500)]:
     _module = nn.ModuleList([nn.Linear(_n - 1, _h), nn.Linear(_h, _n)])
     _expected = sum(p.numel() for p in _module.parameters())
     _got = nade_num_params(_n, _h)
-    expect(isinstance(_got, int), f"nade_num_params must return an int, got {type(_got).__name__}",
+    expect(isinstance(_got, numbers.Integral), f"nade_num_params must return an integer (any integer type), got "
+           f"{type(_got).__name__} {_got!r}", hint="use // (integer division) and integer arithmetic, never /",
            mistake="nade_count.not-int")
     if _got == _expected + _h:
         fail(f"nade_num_params({_n}, {_h}) = {_got} counts the last column of W, which no conditional "
