@@ -27,6 +27,7 @@ __all__ = [
     "no_float_errors",
     "to_numpy",
     "assert_shape",
+    "assert_tensor",
     "assert_finite",
     "assert_close",
     "assert_probabilities",
@@ -111,6 +112,17 @@ def assert_shape(x, shape: tuple, name: str = "result", hint: str | None = None,
     actual = tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
     if actual != tuple(shape):
         _fail(f"{name} has shape {actual}, expected {tuple(shape)}.", hint, mistake)
+
+
+def assert_tensor(x, name: str = "result", hint: str | None = None, mistake: str | None = None) -> None:
+    """Check that ``x`` is a torch tensor: a NumPy array (or a list, a number) where a tensor is
+    expected gets this message, not an AttributeError further on."""
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        kind = f"{type(x).__module__}.{type(x).__name__}" if type(x).__module__ != "builtins" else type(x).__name__
+        _fail(f"{name} is a {kind}; return a torch tensor (stay in torch: no .numpy(), no NumPy or SciPy "
+              "functions on the way).", hint, mistake)
 
 
 def assert_finite(x, name: str = "result", hint: str | None = None,

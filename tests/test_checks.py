@@ -172,3 +172,10 @@ def test_check_answer_numbers_to_the_stated_places():
     checks.check_answer("03.q1", 49.0, count, decimals=0)
     for bad in (48, 50):
         fails_with(lambda bad=bad: checks.check_answer("03.q1", bad, count, decimals=0), "is not the answer")
+
+
+def test_assert_tensor_names_what_came_back():
+    checks.assert_tensor(torch.zeros(2), "z")
+    fails_with(lambda: checks.assert_tensor(np.zeros(2), "sample_prior(2, 1)"), "sample_prior(2, 1) is a numpy.ndarray",
+               "return a torch tensor")
+    fails_with(lambda: checks.assert_tensor([0.0], "z"), "z is a list")

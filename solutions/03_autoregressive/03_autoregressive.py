@@ -637,7 +637,7 @@ assert_frequencies(np.bincount(_codes, minlength=64), _ref.exp().numpy(), name="
 import itertools
 import numpy as np
 import torch
-from dgm_utils.checks import assert_close, assert_frequencies, assert_shape, expect, fail
+from dgm_utils.checks import assert_close, assert_frequencies, assert_shape, assert_tensor, expect, fail
 
 
 def randomize_parameters(model, seed, scale=1.0):
@@ -663,6 +663,7 @@ def check_autoregressive(model, n, name, seed=0, *, shape_mistake=None, leak_mis
     x = (torch.rand(128, n, generator=g) < 0.5).float()
     with torch.no_grad():
         base = model(x)
+        assert_tensor(base, f"{name}.forward(x)", mistake=shape_mistake)
         assert_shape(base, (128, n), f"{name}.forward(x) for x of shape (128, {n})", mistake=shape_mistake)
         diff = torch.zeros(n, n)  # diff[j, i]: largest change of column i when x_j flips
         for j in range(n):

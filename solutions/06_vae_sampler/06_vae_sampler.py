@@ -297,10 +297,11 @@ def sample_prior(n, latent_dim, generator=None):
 # %% nbgrader={"grade": true, "grade_id": "test_sample_prior", "locked": true, "points": 2, "schema_version": 3, "solution": false, "task": false}
 import torch
 from scipy.stats import kstest
-from dgm_utils.checks import assert_mean, assert_shape, expect
+from dgm_utils.checks import assert_mean, assert_shape, assert_tensor, expect
 
 _n = 20000
 _z = sample_prior(_n, 3, generator=torch.Generator().manual_seed(0))
+assert_tensor(_z, "sample_prior(20000, 3)", mistake="prior.not-a-tensor")
 assert_shape(_z, (_n, 3), "sample_prior(20000, 3)", hint="one row per sample, latent_dim columns", mistake="prior.shape")
 expect(_z.dtype == torch.float32, f"sample_prior must return float32, got {_z.dtype}", mistake="prior.dtype")
 _z = _z.double()
@@ -418,6 +419,8 @@ _W = torch.tensor([[1.0, 0.5, 0.0], [0.3, -1.0, 0.8]])  # data_dim 2, latent_dim
 _c, _s = torch.tensor([1.0, -2.0]), torch.tensor([0.5, 2.0])
 _dec = LinearDecoder(_W, _c, _s)
 _x, _z = sample_vae(_dec, 20000, generator=torch.Generator().manual_seed(0))
+assert_tensor(_x, "x from sample_vae(decoder, 20000)", mistake="sample.not-a-tensor")
+assert_tensor(_z, "z from sample_vae(decoder, 20000)", mistake="sample.not-a-tensor")
 assert_shape(_x, (20000, 2), "x from sample_vae(decoder, 20000)", hint="x has data_dim columns", mistake="sample.shape")
 assert_shape(_z, (20000, 3), "z from sample_vae(decoder, 20000)", hint="z has decoder.latent_dim columns", mistake="sample.shape")
 _x, _z = _x.detach().double(), _z.detach().double()
@@ -587,13 +590,14 @@ import math
 import numpy as np
 import torch
 from torch.distributions import Independent, Normal
-from dgm_utils.checks import assert_close, assert_finite, assert_shape, fail
+from dgm_utils.checks import assert_close, assert_finite, assert_shape, assert_tensor, fail
 
 _g = torch.Generator().manual_seed(3)
 _x, _mu = torch.randn(6, 4, generator=_g), torch.randn(6, 4, generator=_g)
 _sigma = 0.2 + 2.0 * torch.rand(6, 4, generator=_g)
 _ref = Independent(Normal(_mu, _sigma), 1).log_prob(_x)  # torch's diagonal Gaussian, summed over dims
 _got = gaussian_log_likelihood(_x, _mu, _sigma)
+assert_tensor(_got, "gaussian_log_likelihood(x, mu, sigma)", mistake="loglik.not-a-tensor")
 assert_shape(_got, (6,), "gaussian_log_likelihood(x (6, 4), mu, sigma)",
              hint="one log-density per row: sum over the last dimension (dim=-1)", mistake="loglik.shape")
 if torch.allclose(_got, _ref / 4, rtol=1e-4, atol=1e-4):
@@ -740,13 +744,14 @@ def log_px_given_z_on_grid(decoder, x, n_nodes=64):
 import math
 import torch
 from torch.distributions import Independent, Normal
-from dgm_utils.checks import assert_close, assert_finite, assert_shape, expect
+from dgm_utils.checks import assert_close, assert_finite, assert_shape, assert_tensor, expect
 
 _x = torch.tensor([[0.5, -1.0], [1.5, 0.0], [-1.0, -2.5], [2.0, 1.0]])
 _c, _s = torch.tensor([0.5, -1.0]), torch.tensor([0.6, 0.8])
 # 1. A decoder that ignores z (W = 0): the average of K equal numbers is that number.
 _exact = Independent(Normal(_c, _s), 1).log_prob(_x)
 _got = estimate_log_px(LinearDecoder(torch.zeros(2, 2), _c, _s), _x, 7, generator=torch.Generator().manual_seed(0))
+assert_tensor(_got, "estimate_log_px(decoder, x, 7)", mistake="estimate.not-a-tensor")
 assert_shape(_got, (4,), "estimate_log_px(decoder, x of shape (4, 2), n_samples=7)",
              hint="one estimate per row of x: logsumexp over the samples axis of the (n, K) table", mistake="estimate.shape")
 expect(not torch.allclose(_got.detach(), _exact + math.log(7), atol=1e-3), "with 7 samples the estimate exceeds log p(x) "

@@ -358,4 +358,10 @@ MUTATIONS = [
          new='q3 = "c"',
          expect="not the answer",
          mistake="selfcheck.q3"),
+    dict(name="FVSBN forward returns a NumPy array",
+         cell="FVSBN",
+         old="return x @ (self.W * self.mask).T + self.b",
+         new="return (x @ (self.W * self.mask).T + self.b).detach().numpy()",
+         expect="return a torch tensor",
+         mistake="fvsbn.shape"),
 ]

@@ -209,4 +209,10 @@ MUTATIONS = [
          new='q2 = "c"',
          expect="not the answer",
          mistake="selfcheck.q2"),
+    dict(name="sample_prior returns a NumPy array",
+         cell="sample_prior",
+         old="return torch.randn(n, latent_dim, generator=generator)",
+         new="return torch.randn(n, latent_dim, generator=generator).numpy()",
+         expect="return a torch tensor",
+         mistake="prior.not-a-tensor"),
 ]
