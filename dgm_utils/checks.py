@@ -25,6 +25,7 @@ __all__ = [
     "fail",
     "expect",
     "no_float_errors",
+    "float_errors",
     "to_numpy",
     "assert_shape",
     "assert_tensor",
@@ -97,6 +98,22 @@ def no_float_errors(what: str, *, hint: str | None = None, mistake: str | None =
             yield
         except FloatingPointError as err:
             _fail(f"{what} hit a floating-point error: {err}.", hint, mistake)
+
+
+def float_errors(f: Callable, *inputs) -> list[bool]:
+    """For each input, whether ``f(input)`` hits a NumPy overflow, invalid operation or division
+    by zero (raised and caught here; underflow is allowed). Tells *where* a formula is unstable,
+    e.g. ``neg, pos = float_errors(sigmoid, z[z < 0], z[z > 0])``."""
+    out = []
+    for x in inputs:
+        try:
+            with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+                f(x)
+        except FloatingPointError:
+            out.append(True)
+        else:
+            out.append(False)
+    return out
 
 
 def _fmt_index(idx: tuple) -> str:

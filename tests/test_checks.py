@@ -179,3 +179,19 @@ def test_assert_tensor_names_what_came_back():
     fails_with(lambda: checks.assert_tensor(np.zeros(2), "sample_prior(2, 1)"), "sample_prior(2, 1) is a numpy.ndarray",
                "return a torch tensor")
     fails_with(lambda: checks.assert_tensor([0.0], "z"), "z is a list")
+
+
+def test_float_errors_tells_where_a_formula_overflows():
+    def naive(z):
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def both(z):
+        return np.where(z >= 0, 1.0 / (1.0 + np.exp(-z)), np.exp(z) / (1.0 + np.exp(z)))
+
+    neg, pos = np.array([-1e4, -30.0]), np.array([30.0, 1e4])
+    assert checks.float_errors(naive, neg, pos) == [True, False]
+    assert checks.float_errors(both, neg, pos) == [True, True]
+    assert checks.float_errors(lambda z: np.exp(-np.abs(z)), neg, pos) == [False, False]  # underflow is allowed
+    before = np.geterr()
+    checks.float_errors(naive, neg)
+    assert np.geterr() == before
