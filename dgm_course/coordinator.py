@@ -95,7 +95,6 @@ def worker_templates(limits: Limits) -> tuple:
     with bwrap) has imported the student side's libraries in its sandbox and forks one freshly
     sandboxed student process per start. So the libraries are imported once per worker."""
     from .checker import CheckerTemplate
-    from .checker import TemplateGone as CheckerTemplateGone
     from .sandbox import SandboxConfig, StudentTemplate, TemplateGone, matplotlib_font_cache, template_available
 
     if os.environ.get("DGM_COURSE_NO_TEMPLATE") == "1":
@@ -123,7 +122,7 @@ def worker_templates(limits: Limits) -> tuple:
     for template in started:
         try:
             template.wait_ready()
-        except (CheckerTemplateGone, TemplateGone):
+        except TemplateGone:  # either template (the checker's TemplateGone is a subclass)
             found[found.index(template)] = None
             continue
         with _TEMPLATES_LOCK:

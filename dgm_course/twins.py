@@ -24,9 +24,11 @@ def twin_path(notebook: Path) -> Path:
 
 def to_text(nb) -> str:
     """The percent-format text of the notebook ``nb`` (an nbformat NotebookNode)."""
+    import copy
+
     import jupytext
 
-    nb = jupytext.reads(jupytext.writes(nb, fmt="ipynb"), fmt="ipynb")  # a copy: metadata is edited below
+    nb = copy.deepcopy(nb)  # its metadata is edited below
     nb.metadata.setdefault("jupytext", {})["notebook_metadata_filter"] = HEADER_FILTER
     return jupytext.writes(nb, fmt=FORMAT)
 

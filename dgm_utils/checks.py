@@ -49,6 +49,7 @@ def to_numpy(x) -> np.ndarray:
 
 
 MISTAKE_KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+RAISE_FLOAT_ERRORS = dict(over="raise", invalid="raise", divide="raise", under="ignore")  # underflow to 0 is fine
 
 
 class CheckFailed(AssertionError):
@@ -93,7 +94,7 @@ def no_float_errors(what: str, *, hint: str | None = None, mistake: str | None =
         with no_float_errors("sigmoid(z)", hint="use a stable form", mistake="sigmoid.naive-overflow"):
             s = sigmoid(z)
     """
-    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+    with np.errstate(**RAISE_FLOAT_ERRORS):
         try:
             yield
         except FloatingPointError as err:
@@ -107,7 +108,7 @@ def float_errors(f: Callable, *inputs) -> list[bool]:
     out = []
     for x in inputs:
         try:
-            with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+            with np.errstate(**RAISE_FLOAT_ERRORS):
                 f(x)
         except FloatingPointError:
             out.append(True)
@@ -374,7 +375,11 @@ def answer_digest(question: str, answer, decimals: int | None = None) -> str:
     """The digest a self-check test stores for the right ``answer`` of ``question`` (an id such as
     "01.q1"): the first 16 hex digits of sha256("question:answer"), the answer normalized as in
     ``check_answer``. Instructors compute it with ``python -m dgm_utils.checks QUESTION ANSWER [DECIMALS]``."""
-    return hashlib.sha256(f"{question}:{_normalize_answer(answer, decimals)[0]}".encode()).hexdigest()[:16]
+    return _digest(question, _normalize_answer(answer, decimals)[0])
+
+
+def _digest(question: str, spelled: str) -> str:
+    return hashlib.sha256(f"{question}:{spelled}".encode()).hexdigest()[:16]
 
 
 def check_answer(question: str, answer, digest: str, *, decimals: int | None = None, choices: str | None = None,
@@ -408,7 +413,7 @@ def check_answer(question: str, answer, digest: str, *, decimals: int | None = N
     if choices is None and decimals is None:
         raise ValueError("check_answer needs choices= (multiple choice) or decimals= (a number)")
     spellings = _normalize_answer(answer, decimals)
-    if not any(hashlib.sha256(f"{question}:{a}".encode()).hexdigest()[:16] == digest for a in spellings):
+    if not any(_digest(question, a) == digest for a in spellings):
         what = f"{answer!r}" if decimals is None else f"{spellings[0]} (to {decimals} decimal places)"
         _fail(f"question {question}: {what} is not the answer.", hint, mistake)
 

@@ -39,16 +39,12 @@ def root() -> Path:
 
 
 def autograded_points(name: str, exercise: str | None = None) -> float:
-    """Points of a solutions notebook's autograded test cells, read off its nbgrader metadata; with
-    ``exercise`` (the grade_id of an answer cell), only the test cells between it and the next
-    answer cell (what a crash or an attack on that exercise can cost)."""
-    from dgm_course.notebooks import nbgrader_meta, read_notebook
+    """Points of a notebook's autograded test cells, as the grader's plan counts them; with
+    ``exercise`` (the grade_id of an answer cell), only that exercise's test cells (what a crash
+    or an attack on that exercise can cost)."""
+    from dgm_course.notebooks import read_notebook
+    from dgm_course.plan import build_plan
 
-    total, current = 0.0, None
-    for cell in read_notebook(SOLUTIONS / name / f"{name}.ipynb").cells:
-        meta = nbgrader_meta(cell)
-        if meta.get("solution") and cell.cell_type == "code":
-            current = meta.get("grade_id")
-        elif meta.get("grade") and cell.cell_type == "code" and exercise in (None, current):
-            total += float(meta.get("points", 0))
-    return total
+    plan = build_plan(read_notebook(SOLUTIONS / name / f"{name}.ipynb"),
+                      read_notebook(COURSE / name / f"{name}.ipynb"), None, name)
+    return sum(c.points or 0.0 for c in plan.cells if c.kind == "test" and exercise in (None, c.exercise))
