@@ -527,7 +527,8 @@ def matplotlib_font_cache() -> str | None:
 # Each fork gets a sandbox of its own before it runs anything else (``_forked_student``):
 #
 # - new mount, PID, network, IPC and UTS namespaces; a fresh tmpfs scratch folder /tmp and
-#   /dev/shm; the release's data files written into it; a fresh /proc of its own PID namespace
+#   /dev/shm; the release's data files written into it (and, read-only, the Python folders that
+#   live under /tmp, as in the bwrap sandbox); a fresh /proc of its own PID namespace
 #   (it is PID 1 there: when it ends, the kernel kills everything it started);
 # - its memory and pids cgroups (the checker opens their ``cgroup.procs``; the fork joins them);
 # - the rlimits, then a uid/gid of its own (random, above 300000), no groups, an empty bounding
@@ -545,7 +546,8 @@ PRELOAD = ("numpy", "scipy.special", "scipy.stats", "scipy.linalg", "torch", "to
            "dgm_utils.training", "dgm_course.student")
 _CLONE_NEWNS, _CLONE_NEWUTS, _CLONE_NEWIPC, _CLONE_NEWPID, _CLONE_NEWNET = \
     0x00020000, 0x04000000, 0x08000000, 0x20000000, 0x40000000
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = \
+    1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 _PR_SET_PDEATHSIG, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 24, 38
 MAX_REQUEST = 64 * 1024
 
@@ -562,13 +564,8 @@ def await_ready(sock, timeout: float) -> bool:
 
 
 def template_available() -> bool:
-    """Student processes can be forked from a template here (bwrap, and grading as root), unless
-    the Python installation or the virtual environment lies under /tmp: each fork mounts a fresh
-    /tmp, which would hide it (modules imported lazily, such as torch._dynamo, would then be
-    missing); bwrap's own mounts put it back on top of /tmp, so that path is used instead."""
-    under_tmp = any(inside == "/tmp" or inside.startswith("/tmp/") for _, inside in _python_roots())
-    return (os.geteuid() == 0 and bwrap_path() is not None and not under_tmp
-            and os.environ.get("DGM_COURSE_NO_TEMPLATE") != "1")
+    """Student processes can be forked from a template here: bwrap, and grading as root."""
+    return os.geteuid() == 0 and bwrap_path() is not None and os.environ.get("DGM_COURSE_NO_TEMPLATE") != "1"
 
 
 class TemplateGone(RuntimeError):
@@ -856,6 +853,29 @@ def _drop_privileges(libc, uid: int) -> None:
     _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")
 
 
+def _open_tmp_roots() -> list[tuple[str, int]]:
+    """(path, O_PATH descriptor) of each Python folder (``_python_roots``) that lies under /tmp,
+    where the template sees it (bwrap bound it there, read-only); a fork's fresh /tmp would hide
+    it, and modules imported lazily (such as torch._dynamo) would then be missing."""
+    return [(inside, os.open(inside, os.O_PATH | os.O_NOFOLLOW)) for _, inside in _python_roots()
+            if inside.startswith("/tmp/")]
+
+
+def _rebind_tmp_roots(libc, roots: list[tuple[str, int]]) -> None:
+    """Bind each folder of ``_open_tmp_roots`` back at its path in the fresh /tmp, read-only,
+    under parents of mode 0755 owned by root (as bwrap does); close the descriptors."""
+    for inside, fd in roots:
+        source = f"/proc/self/fd/{fd}"
+        os.makedirs(os.path.dirname(inside), mode=0o755, exist_ok=True)
+        if os.path.isdir(source):
+            os.mkdir(inside, 0o755)
+        else:
+            os.close(os.open(inside, os.O_CREAT | os.O_WRONLY, 0o644))
+        _mount(libc, source, inside, None, _MS_BIND | _MS_REC)
+        _mount(libc, None, inside, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+        os.close(fd)
+
+
 def _forked_student(request: dict, fds: list[int], template_fd: int) -> None:
     """The supervisor (this process), the PID 1 of a new PID namespace, and the student process
     under it: see the comment above ``PRELOAD``. Never returns."""
@@ -875,7 +895,9 @@ def _forked_student(request: dict, fds: list[int], template_fd: int) -> None:
     # a devpts instance of its own (the template's is shared by its forks)
     _mount(libc, "devpts", "/dev/pts", "devpts", _MS_NOSUID | _MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     scratch = int(request["scratch_mb"]) * 2**20 + sum(len(data) for _, data in files)
+    python_under_tmp = _open_tmp_roots()
     _mount(libc, "tmpfs", "/tmp", "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={scratch},mode=1777")
+    _rebind_tmp_roots(libc, python_under_tmp)
     _mount(libc, "tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={16 * 2**20},mode=1777")
     os.mkdir("/tmp/.mpl", 0o777)
     os.chmod("/tmp/.mpl", 0o777)
