@@ -1,4 +1,4 @@
-"""One kernel per notebook for the solution run and its whole mutation bank.
+"""One kernel per notebook for the solution run, its whole mutation bank and its alternatives.
 
 The solutions notebook runs top to bottom (the *main line*). Just before the main line
 executes a cell that has mutations, each mutation is tried on a branch: the mutated cell runs,
@@ -8,6 +8,11 @@ the original cell and every later cell again, so whatever the branch defined is 
 the solution. A kernel that dies
 on a branch counts as caught (the grader would give zero) and is replaced by a fresh kernel
 that replays the main line so far.
+
+An *alternative* (tests/alternatives/<assignment>.py) is tried the same way, but it is a
+correct answer written another way (another stable formula, random numbers drawn in another
+order, extra keyword arguments): no test cell may fail on its branch, which then runs to the end
+of the notebook.
 
 This costs one notebook run plus a few cells per mutation, instead of one kernel and one
 partial run per mutation.
@@ -26,16 +31,28 @@ from conftest import SOLUTIONS
 from dgm_course.notebooks import CellResult, cell_by_id, is_demo_cell, read_notebook, run_cell
 
 BANKS = Path(__file__).parent / "mutations"
+ALTERNATIVES = Path(__file__).parent / "alternatives"
+
+
+def _load(folder: Path, assignment: str, attribute: str) -> list[dict]:
+    path = folder / f"{assignment}.py"
+    if not path.exists():
+        return []
+    spec = importlib.util.spec_from_file_location(f"{folder.name}_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(getattr(module, attribute))
 
 
 def load_bank(assignment: str) -> list[dict]:
-    path = BANKS / f"{assignment}.py"
-    if not path.exists():
-        return []
-    spec = importlib.util.spec_from_file_location(f"bank_{assignment}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.MUTATIONS)
+    """The classic mistakes of ``assignment`` (each must fail a test cell)."""
+    return _load(BANKS, assignment, "MUTATIONS")
+
+
+def load_alternatives(assignment: str) -> list[dict]:
+    """Correct answers of ``assignment`` written another way (each must pass every test cell);
+    same format as a mutation, without ``expect`` and ``mistake``."""
+    return [dict(m, alternative=True) for m in _load(ALTERNATIVES, assignment, "ALTERNATIVES")]
 
 
 @dataclasses.dataclass
@@ -83,13 +100,17 @@ def _figures(nb) -> int:
 
 @functools.cache
 def run_campaign(assignment: str) -> Campaign:
-    """The campaign of solutions/<assignment> with its bank (cached per test process)."""
-    return campaign_for(read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb"), load_bank(assignment))
+    """The campaign of solutions/<assignment> with its bank and its alternatives (cached per test process)."""
+    return campaign_for(read_notebook(SOLUTIONS / assignment / f"{assignment}.ipynb"),
+                        load_bank(assignment) + load_alternatives(assignment))
 
 
 def campaign_for(nb, bank: list[dict]) -> Campaign:
     """Run ``nb`` (modified in place: outputs) and try every mutation of ``bank`` on a branch."""
     outcomes: dict[str, Outcome] = {}
+    names = [m["name"] for m in bank]
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate names among the mutations and alternatives: {sorted(names)}")
     by_cell: dict[int, list[dict]] = {}
     for m in bank:
         try:
@@ -138,4 +159,7 @@ def _branch(runner: _Runner, nb, index: int, mutation: dict) -> Outcome:
             return Outcome(res.grade_id or f"cell {j}", "Kernel died: " + res.message)
         if res.is_test and res.error:
             return Outcome(res.grade_id, res.message)
+        if res.error and mutation.get("alternative"):  # a correct answer raises nowhere (and a cell that
+            # raised would leave an earlier branch's definitions in place for the tests)
+            return Outcome(res.grade_id or f"cell {j}", f"{res.error}\n{res.message}")
     return Outcome(None, "")

@@ -33,3 +33,16 @@ def test_campaign_reports_caught_escaped_stale_and_dead():
     assert c.outcomes["after death"].caught_by == "test_f" and "f(1) = 3" in c.outcomes["after death"].message
     assert [r.error for r in c.main] == [None, None, None, None], "the main line saw a branch's mutation"
     assert nb.cells[1].source.endswith("return x + 1\n    ### END SOLUTION")
+
+
+@pytest.mark.slow
+def test_an_alternative_that_raises_anywhere_fails_even_if_stale_definitions_pass():
+    """An earlier branch on the same cell leaves its ``f`` behind; an alternative whose own cell
+    raises must not pass on that stale definition."""
+    bank = [dict(name="same value", cell="f", old="x + 1", new="1 + x", alternative=True),
+            dict(name="raises at definition", cell="f", old="def f(x):", new="raise ValueError('typo')\ndef f(x):",
+                 alternative=True)]
+    c = campaign_for(notebook(), bank)
+    assert c.outcomes["same value"].caught_by is None
+    bad = c.outcomes["raises at definition"]
+    assert bad.caught_by == "f" and "typo" in bad.message, bad

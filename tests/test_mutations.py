@@ -10,6 +10,10 @@ A bank entry is a dict:
     mistake: (optional) the key of the named mistake the failing check must record
             (``dgm_utils.checks``; its plain words are in solutions/<assignment>/mistakes.toml).
 
+The other way round, tests/alternatives/<assignment>.py lists correct answers written another
+way (same format, ``ALTERNATIVES``, no ``expect``/``mistake``): each must pass every test cell,
+which proves the tests fair to answers that differ from the solution.
+
 A later notebook adds tests/mutations/<assignment>.py and nothing else. The mutations of a
 notebook share one kernel with its solution run (tests/campaign.py), so they are grouped on
 one pytest-xdist worker.
@@ -18,16 +22,16 @@ from __future__ import annotations
 
 import pytest
 
-from campaign import BANKS, load_bank, run_campaign
+from campaign import BANKS, load_alternatives, load_bank, run_campaign
 from conftest import assignment_names
 
 MIN_MUTATIONS = {"06_vae_sampler": 6}  # every other notebook: at least 8
 DEFAULT_MIN = 8
 
 
-def all_mutations():
+def all_mutations(load=load_bank):
     for assignment in assignment_names():
-        for m in load_bank(assignment):
+        for m in load(assignment):
             yield pytest.param(assignment, m, id=f"{assignment}::{m['name']}",
                                marks=pytest.mark.xdist_group(assignment))
 
@@ -59,3 +63,24 @@ def test_bank_is_large_enough(assignment):
     assert len(set(names)) == len(names), f"duplicate mutation names in {assignment}'s bank"
     need = MIN_MUTATIONS.get(assignment, DEFAULT_MIN)
     assert len(bank) >= need, f"{assignment}'s bank has {len(bank)} mutations; needs {need}"
+
+
+MIN_ALTERNATIVES = 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment,alternative", list(all_mutations(load_alternatives)))
+def test_alternative_passes(assignment, alternative):
+    """A correct answer written another way earns every point: no test cell fails on its branch."""
+    outcome = run_campaign(assignment).outcomes[alternative["name"]]
+    assert not outcome.problem, f"{assignment}: alternative {alternative['name']!r}: {outcome.problem}"
+    assert outcome.caught_by is None, (
+        f"{assignment}: the correct alternative {alternative['name']!r} failed {outcome.caught_by}: the test "
+        f"rejects a correct answer and must be fixed:\n{outcome.message}")
+
+
+@pytest.mark.parametrize("assignment", assignment_names())
+def test_alternatives_exist(assignment):
+    names = [m["name"] for m in load_alternatives(assignment)]
+    assert len(names) >= MIN_ALTERNATIVES, (f"{assignment} has {len(names)} alternatives in tests/alternatives/"
+                                            f"{assignment}.py; needs {MIN_ALTERNATIVES}")

@@ -468,9 +468,9 @@ _y = (_r.random(200) < 1 / (1 + np.exp(-(_X @ np.array([-1.0, 0.8]) - 0.5)))).as
 _sk = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(_X, _y)
 _w, _b = fit_logistic_regression(_X, _y)
 _gap = _ref_nll(_X, _y, np.asarray(_w, dtype=float), float(_b)) - _ref_nll(_X, _y, _sk.coef_[0], _sk.intercept_[0])
+# The NLL is strictly convex here: a fit within 1e-4 nats of the optimum is near it in (w, b) too. A check
+# of w itself (atol 1e-2) rejected correct fits within 1e-4 nats (they may lie 0.04 away), so the gap decides.
 expect(_gap <= 1e-4, f"hidden fit: {_gap:.3g} nats above the optimum", mistake="fit.not-converged")
-expect(np.allclose(_w, _sk.coef_[0], atol=1e-2), f"hidden fit: w = {_w}, optimum {_sk.coef_[0]}",
-       mistake="fit.not-converged")
 ### END HIDDEN TESTS
 
 # %% [markdown]

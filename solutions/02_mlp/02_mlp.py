@@ -570,11 +570,6 @@ expect(count_parameters(4, [2]) == 13, "hidden: count_parameters(4, [2]) with th
 # Choose defaults that train `MLP(2, [16])` on a few hundred 2-D points in about a second; the
 # tests pass their own `n_epochs`, `lr`, `batch_size` and `generator`, so they grade the loop, not
 # your choice of defaults.
-#
-# This loop is the core of all the training in the course. From notebook 03 on, the course calls
-# the shared `dgm_utils.training.fit`, the generic version of the loop you write here (any loss
-# function, any tuple of data tensors); Exercise 5 then adds what `fit` does not do: watching a
-# validation set, stopping early and keeping the best parameters.
 
 # %% nbgrader={"grade": false, "grade_id": "train_classifier", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def train_classifier(model, X, y, n_epochs=200, lr=0.05, batch_size=64, generator=None, progress=True):
@@ -726,6 +721,12 @@ expect(all(abs(float(v) - math.log(2)) < 1e-4 for v in _l), "hidden: zero logits
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# The loop you just wrote is the core of all the training in the course. From notebook 03 on,
+# the course calls the shared `dgm_utils.training.fit`, the generic version of your loop (any loss
+# function, any tuple of data tensors), so that the exercises stay on the models. Exercise 5 adds
+# what `fit` does not do: watching a validation set, stopping early and keeping the best
+# parameters.
+#
 # ### Exercise 5: validation, early stopping and the best parameters (3 points)
 # Section 6 will show a large network fitting the noise of a small training set: its training
 # loss keeps falling while its loss on new data rises. The standard remedy is to hold out a

@@ -600,10 +600,10 @@ _got = gaussian_log_likelihood(_x, _mu, _sigma)
 assert_tensor(_got, "gaussian_log_likelihood(x, mu, sigma)", mistake="loglik.not-a-tensor")
 assert_shape(_got, (6,), "gaussian_log_likelihood(x (6, 4), mu, sigma)",
              hint="one log-density per row: sum over the last dimension (dim=-1)", mistake="loglik.shape")
-if torch.allclose(_got, _ref / 4, rtol=1e-4, atol=1e-4):
+if torch.allclose(_got.detach().double(), _ref.double() / 4, rtol=1e-4, atol=1e-4):
     fail("gaussian_log_likelihood is 1/4 of the log-density for d = 4: you took the mean over the "
         "dimensions. Hint: the log of a product of independent densities is the sum of their logs: .sum(dim=-1).", mistake="loglik.mean-not-sum")
-if torch.allclose(_got, Independent(Normal(_mu, _sigma.sqrt()), 1).log_prob(_x), rtol=1e-4, atol=1e-4):
+if torch.allclose(_got.detach().double(), Independent(Normal(_mu, _sigma.sqrt()), 1).log_prob(_x).double(), rtol=1e-4, atol=1e-4):
     fail("gaussian_log_likelihood treats sigma as the variance. Hint: sigma is the standard deviation; "
         "the variance is sigma**2: -0.5 * ((x - mu) / sigma)**2 - log(sigma) - 0.5 * log(2 pi).", mistake="loglik.sigma-as-variance")
 assert_close(_got, _ref, rtol=1e-5, atol=1e-4, name="gaussian_log_likelihood(x, mu, sigma)",
@@ -754,7 +754,7 @@ _got = estimate_log_px(LinearDecoder(torch.zeros(2, 2), _c, _s), _x, 7, generato
 assert_tensor(_got, "estimate_log_px(decoder, x, 7)", mistake="estimate.not-a-tensor")
 assert_shape(_got, (4,), "estimate_log_px(decoder, x of shape (4, 2), n_samples=7)",
              hint="one estimate per row of x: logsumexp over the samples axis of the (n, K) table", mistake="estimate.shape")
-expect(not torch.allclose(_got.detach(), _exact + math.log(7), atol=1e-3), "with 7 samples the estimate exceeds log p(x) "
+expect(not torch.allclose(_got.detach().double(), _exact.double() + math.log(7), atol=1e-3), "with 7 samples the estimate exceeds log p(x) "
        "by exactly log(7): you forgot to subtract log(n_samples), the 1/K of the average.", mistake="estimate.no-log-k")
 assert_close(_got, _exact, rtol=1e-5, atol=1e-4, name="estimate for a decoder that ignores z",
              hint="if p(x | z) does not depend on z, log (1/K) sum_k p(x | z_k) = log p(x | z) exactly", mistake="estimate.formula")
