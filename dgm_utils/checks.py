@@ -300,6 +300,15 @@ def check_gradient(
         )
 
 
+def _require_finite(values: np.ndarray, name: str, hint: str | None, mistake: str | None) -> None:
+    """Fail if ``values`` holds a nan or an infinity: every comparison with a nan is False, so a
+    statistical check would otherwise pass it."""
+    bad = ~np.isfinite(values.astype(np.float64))
+    if bad.any():
+        _fail(f"{name}: {int(bad.sum())} of {values.size} value(s) are not finite (nan or inf), e.g. "
+              f"{values[np.unravel_index(np.argmax(bad), values.shape)]}.", hint, mistake)
+
+
 def assert_frequencies(
     counts, probs, *, z: float = 5.0, name: str = "sample frequencies", hint: str | None = None,
     mistake: str | None = None,
@@ -315,6 +324,7 @@ def assert_frequencies(
     c, p = to_numpy(counts), to_numpy(probs)
     if c.shape != p.shape:
         _fail(f"{name}: counts have shape {c.shape} but probabilities {p.shape}.", hint, mistake)
+    _require_finite(c, name, hint, mistake)
     n = c.sum()
     expected = n * p
     tol = z * np.sqrt(n * p * (1 - p)) + 1.0
@@ -341,6 +351,7 @@ def assert_mean(
     mean and true standard deviation of one sample.
     """
     s = to_numpy(samples)
+    _require_finite(s, name, hint, mistake)
     n = s.shape[0]
     m = s.mean(axis=0)
     mu = np.broadcast_to(to_numpy(mean), m.shape)

@@ -74,6 +74,15 @@ def test_assert_mean():
     fails_with(lambda: checks.assert_mean(s, 2.0, 3.0, name="x"), "true mean is 2", "standard errors")
 
 
+def test_statistical_checks_refuse_nan_and_inf():
+    """Every comparison with a nan is False: a nan sample mean must not pass as 'not too far'."""
+    s = np.random.default_rng(0).normal(2.0, 3.0, size=(4000, 2))
+    s[5, 1] = np.nan
+    fails_with(lambda: checks.assert_mean(s, 2.0, 3.0, name="x"), "not finite")
+    fails_with(lambda: checks.assert_mean(np.full(10, np.inf), 0.0, 1.0), "not finite")
+    fails_with(lambda: checks.assert_frequencies(np.array([np.nan, 10.0]), np.array([0.5, 0.5])), "not finite")
+
+
 def test_a_failed_check_names_its_mistake_beside_the_message():
     with pytest.raises(checks.CheckFailed) as err:
         checks.assert_close(np.array([1.0, 2.0]), np.array([1.0, 3.0]), name="f(x)", hint="check f",

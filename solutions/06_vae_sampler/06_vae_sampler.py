@@ -665,7 +665,7 @@ plt.show()
 
 
 # %% [markdown]
-# ### Exercise 5: a Monte Carlo estimate of $\log p(x)$ (4 points)
+# ### Exercise 5: a Monte Carlo estimate of $\log p(x)$ (5 points)
 # The marginal is an expectation over the prior, which we estimate with $K$ prior samples:
 #
 # $$p(x) = \mathbb{E}_{z \sim p(z)}\big[p(x \mid z)\big] \approx \frac{1}{K}\sum_{k=1}^K p(x \mid z_k),
@@ -680,7 +680,9 @@ plt.show()
 #
 # with `torch.logsumexp(a, dim=...)`, which subtracts the largest $a_k$ before exponentiating.
 # Build the (n, K) table $a_{ik} = \log p(x_i \mid z_k)$ with one decoder call on the $K$ samples
-# and `gaussian_log_likelihood` by broadcasting (the same $K$ samples may serve every $x_i$).
+# and `gaussian_log_likelihood` by broadcasting (the same $K$ samples may serve every $x_i$). The
+# last test runs your estimator 400 times and checks that $e^{\text{estimate}}$ averages to $p(x)$
+# (unbiased), within its Monte Carlo error.
 
 # %% nbgrader={"grade": false, "grade_id": "estimate_log_px", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def estimate_log_px(decoder, x, n_samples, generator=None):
@@ -846,6 +848,28 @@ assert_close(estimate_log_px(_Const(), _x2, 1, generator=torch.Generator().manua
              Independent(Normal(_c, _s), 1).log_prob(_x2), rtol=1e-5, atol=1e-3, name="K = 1 (hidden)")
 ### END HIDDEN TESTS
 
+# %% nbgrader={"grade": true, "grade_id": "test_estimate_agrees_with_exact", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+import torch
+from dgm_utils.checks import assert_mean
+
+# estimate_log_px, run 400 times with K = 6 prior samples, against the exact p(x) (numerical integration).
+_W, _c, _s = torch.tensor([[1.0, 0.5], [0.3, -1.0], [0.8, 0.4]]), torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.5, 0.7, 0.4])
+_dec = LinearDecoder(_W, _c, _s)
+_x = torch.tensor([[1.0, -2.0, 0.5], [2.0, -1.0, 1.0], [0.5, -2.0, -0.5], [1.5, -2.5, 1.2]])
+_log_w, _table = log_px_given_z_on_grid(_dec, _x)
+_log_px = torch.logsumexp(_log_w + _table, dim=1)
+_relvar = torch.exp(torch.logsumexp(_log_w + 2 * _table, dim=1) - 2 * _log_px) - 1  # Var_z[p(x | z)] / p(x)^2
+_K, _R = 6, 400
+_est = torch.stack([estimate_log_px(_dec, _x, _K, generator=torch.Generator().manual_seed(100 + r)).detach().double()
+                    for r in range(_R)])  # (R, n)
+# exp(estimate) = (1/K) sum_k p(x | z_k) is unbiased for p(x): the ratio has mean 1 and variance relvar / K.
+assert_mean(torch.exp(_est - _log_px), 1.0, torch.sqrt(_relvar / _K), name=f"exp(estimate) / p(x) over {_R} runs with K = {_K}",
+            hint="exp(estimate_log_px) must average p(x | z_k) over prior samples: an unbiased estimate of p(x)",
+            mistake="estimate.biased")
+print("log p(x) by numerical integration:        ", _log_px.numpy().round(3))
+print(f"estimate_log_px, K = {_K}, mean of {_R} runs:", _est.mean(dim=0).numpy().round(3), "(lower, by Jensen's inequality)")
+print("estimate_log_px agrees with the exact p(x): test passed")
+
 # %% [markdown]
 # ### The density of the ring decoder
 # With `estimate_log_px` we can draw $p(x)$ on a grid (a few thousand prior samples, shared by all
@@ -976,12 +1000,11 @@ print("Q2: correct")
 #
 # </details>
 #
-# ### Exercise 6: the exact $p(x)$ of a linear decoder (4 points)
+# ### Exercise 6: the exact $p(x)$ of a linear decoder (3 points)
 # Write `linear_decoder_log_px(x, W, c, s)`: the exact $\log p(x)$ of the linear decoder, in log space
-# (through a Cholesky factor as in notebook 04, or any other stable way), in torch. The first test
-# compares it with numerical integration over a grid of $z$ (`log_px_given_z_on_grid` above), which
-# knows no formula; the second checks that your Monte Carlo `estimate_log_px` agrees with the exact
-# value, within its Monte Carlo error.
+# (through a Cholesky factor as in notebook 04, or any other stable way), in torch. The tests
+# compare it with numerical integration over a grid of $z$ (`log_px_given_z_on_grid` above), which
+# knows no formula, and (hidden) with scipy.
 
 # %% nbgrader={"grade": false, "grade_id": "linear_decoder_log_px", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def linear_decoder_log_px(x, W, c, s):
@@ -1071,28 +1094,6 @@ for _d, _m in ((5, 3), (2, 4), (4, 1)):
     assert_close(_got, _ref, rtol=1e-4, atol=2e-3, name=f"linear_decoder_log_px, d = {_d}, m = {_m} (hidden)",
                  mistake="linear.formula")
 ### END HIDDEN TESTS
-
-# %% nbgrader={"grade": true, "grade_id": "test_estimate_agrees_with_exact", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-import torch
-from dgm_utils.checks import assert_mean
-
-# estimate_log_px, run 400 times with K = 6 prior samples, against the exact p(x) (numerical integration).
-_W, _c, _s = torch.tensor([[1.0, 0.5], [0.3, -1.0], [0.8, 0.4]]), torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.5, 0.7, 0.4])
-_dec = LinearDecoder(_W, _c, _s)
-_x = torch.tensor([[1.0, -2.0, 0.5], [2.0, -1.0, 1.0], [0.5, -2.0, -0.5], [1.5, -2.5, 1.2]])
-_log_w, _table = log_px_given_z_on_grid(_dec, _x)
-_log_px = torch.logsumexp(_log_w + _table, dim=1)
-_relvar = torch.exp(torch.logsumexp(_log_w + 2 * _table, dim=1) - 2 * _log_px) - 1  # Var_z[p(x | z)] / p(x)^2
-_K, _R = 6, 400
-_est = torch.stack([estimate_log_px(_dec, _x, _K, generator=torch.Generator().manual_seed(100 + r)).detach().double()
-                    for r in range(_R)])  # (R, n)
-# exp(estimate) = (1/K) sum_k p(x | z_k) is unbiased for p(x): the ratio has mean 1 and variance relvar / K.
-assert_mean(torch.exp(_est - _log_px), 1.0, torch.sqrt(_relvar / _K), name=f"exp(estimate) / p(x) over {_R} runs with K = {_K}",
-            hint="exp(estimate_log_px) must average p(x | z_k) over prior samples: an unbiased estimate of p(x)",
-            mistake="estimate.biased")
-print("log p(x) by numerical integration:        ", _log_px.numpy().round(3))
-print(f"estimate_log_px, K = {_K}, mean of {_R} runs:", _est.mean(dim=0).numpy().round(3), "(lower, by Jensen's inequality)")
-print("estimate_log_px agrees with the exact p(x): test passed")
 
 # %% [markdown]
 # ### How far from Gaussian? Bending a line into the ring
